@@ -1,0 +1,32 @@
+# The two commands a newcomer needs: `make serve` (the app with the shipped model) and `make test`.
+# Both create .venv at the repository root and install into it only when a requirements file changed.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: serve test train-quick clean
+
+serve: $(VENV)/.serve-installed
+	$(BIN)/python app.py
+
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest
+
+# A smoke run: 200 training images, the weight-free thumbnail encoder, a throwaway folder.
+train-quick: $(VENV)/.dev-installed
+	$(BIN)/python -m captioner train --limit 200 --epochs 5 --encoder thumbnail --out runs/quick
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.serve-installed: requirements.txt | $(BIN)/python
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-train.txt requirements-dev.txt | $(BIN)/python
+	$(PIP) -r requirements-dev.txt
+	touch $@ $(VENV)/.serve-installed
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache runs

@@ -1,0 +1,23 @@
+"""captioner: describe a photo in one sentence.
+
+The package follows the path of the data, one module per stage:
+
+    data -> text -> images/encoders/features -> model -> decode -> evaluate -> serving
+
+The notebook, the CLI (``python -m captioner``) and the Flask app are thin drivers over it.
+"""
+
+import os
+
+__version__ = "0.1.0"
+
+# TensorFlow prints a wall of C++ start-up notes unless told otherwise; users need none of them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+class CaptionerError(Exception):
+    """A problem the user can fix (bad path, bad file, bad option).
+
+    Drivers print ``str(error)`` as one line (CLI) or return it as JSON (HTTP); they never show a
+    traceback for it.
+    """

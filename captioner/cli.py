@@ -1,0 +1,170 @@
+"""``python -m captioner``: features, train, evaluate and caption from the command line.
+
+Each subcommand parses its options and calls the package; none has logic of its own. A user error
+(bad path, bad image, bad option) prints one ``error: ...`` line and exits non-zero; warnings print
+as one ``warning: ...`` line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from . import CaptionerError, __version__
+from .data import REPO_ROOT, default_data_root
+from .encoders import ENCODERS
+
+DEFAULT_MODEL_DIR = REPO_ROOT / "model"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.showwarning = _one_line_warning
+    try:
+        return args.run(args) or 0
+    except CaptionerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m captioner", description="Describe photos in a sentence.")
+    parser.add_argument("--version", action="version", version=f"captioner {__version__}")
+    commands = parser.add_subparsers(title="subcommands", required=True, metavar="COMMAND")
+
+    features = commands.add_parser("features", help="extract and cache image features for a data set")
+    _data_options(features)
+    features.add_argument("--split", action="append", choices=("train", "dev", "test"),
+                          help="only these splits (repeatable; default: every image)")
+    features.add_argument("--limit", type=_positive_int, help="at most this many images per split")
+    features.add_argument("--batch-size", type=_positive_int, default=32)
+    features.set_defaults(run=run_features)
+
+    train = commands.add_parser("train", help="train a merge captioner and save it as JSON + HDF5")
+    _data_options(train)
+    train.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="model folder to write (default: model/)")
+    train.add_argument("--limit", type=_positive_int, help="train on the first N training images only")
+    train.add_argument("--dev-limit", type=_positive_int, help="stop early on the first N dev images only")
+    train.add_argument("--min-count", type=_positive_int, default=5, help="keep words seen this often (default 5)")
+    train.add_argument("--epochs", type=_positive_int, default=20)
+    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--patience", type=_positive_int, default=3, help="epochs without dev improvement")
+    train.add_argument("--embed-dim", type=_positive_int, default=256)
+    train.add_argument("--units", type=_positive_int, default=256)
+    train.add_argument("--dropout", type=float, default=0.5)
+    train.add_argument("--seed", type=int, default=8)
+    train.set_defaults(run=run_train)
+
+    evaluate = commands.add_parser("evaluate", help="caption a split and score it against its references")
+    _data_options(evaluate, encoder=False)
+    evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    evaluate.add_argument("--split", default="test", choices=("train", "dev", "test"))
+    evaluate.add_argument("--out", type=Path, help="write the scores as JSON here")
+    evaluate.set_defaults(run=run_evaluate)
+
+    caption = commands.add_parser("caption", help="caption photos: prints IMAGE<TAB>caption per line")
+    caption.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    caption.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: model/)")
+    caption.add_argument("--batch-size", type=_positive_int, default=32)
+    caption.set_defaults(run=run_caption)
+    return parser
+
+
+def run_features(args) -> int:
+    from .data import load_captions
+    from .encoders import build_encoder
+    from .features import extract_features
+    from .pipeline import split_images
+
+    data = load_captions(args.data)
+    names = []
+    for split in args.split or list(data.splits):
+        names += split_images(data, split, args.limit)
+    encoder = build_encoder(args.encoder)
+    features = extract_features(
+        encoder, {n: data.image_path(n) for n in dict.fromkeys(names)}, args.cache, args.batch_size
+    )
+    print(f"{len(features)} image(s) have {args.encoder} features in {_cache_dir(args) / args.encoder}")
+    return 0
+
+
+def run_train(args) -> int:
+    from .model import ModelConfig, TrainConfig
+    from .pipeline import train_captioner
+
+    if not 0 <= args.dropout < 1:
+        raise CaptionerError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.learning_rate <= 0:
+        raise CaptionerError(f"--learning-rate must be positive, got {args.learning_rate}")
+    run = train_captioner(
+        args.data,
+        args.out,
+        args.encoder,
+        limit=args.limit,
+        dev_limit=args.dev_limit,
+        min_count=args.min_count,
+        model_config=ModelConfig(embed_dim=args.embed_dim, units=args.units, dropout=args.dropout),
+        train_config=TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+            patience=args.patience, seed=args.seed,
+        ),
+        cache_dir=args.cache,
+        # One line per epoch when the output is a log, a live bar when it is a terminal.
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    training = run.model.card["training"]
+    print(f"saved {args.out}: best dev loss {training['best_dev_loss']:.3f} at epoch {training['best_epoch']}")
+    return 0
+
+
+def run_evaluate(args) -> int:
+    raise CaptionerError("evaluate is not available yet: scoring arrives with the coco-caption scorer")
+
+
+def run_caption(args) -> int:
+    from .pipeline import KerasCaptioner
+
+    captioner = KerasCaptioner(args.model)
+    failures = 0
+    for result in captioner.caption_sources([str(p) for p in args.images], args.batch_size):
+        if result.error:
+            failures += 1
+            print(f"error: {result.source}: {result.error}", file=sys.stderr)
+        else:
+            print(f"{result.source}\t{result.caption}", flush=True)
+    return 1 if failures else 0
+
+
+def _data_options(parser: argparse.ArgumentParser, encoder: bool = True) -> None:
+    parser.add_argument("--data", type=Path, default=default_data_root(),
+                        help="data folder (default: $CAPTIONER_DATA or ../shared/flickr8k)")
+    parser.add_argument("--cache", type=Path, help="feature cache folder (default: $CAPTIONER_CACHE or .cache/features)")
+    if encoder:
+        parser.add_argument("--encoder", default="thumbnail", choices=sorted(ENCODERS), help="image encoder")
+
+
+def _cache_dir(args) -> Path:
+    from .features import default_cache_dir
+
+    return args.cache or default_cache_dir()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=file or sys.stderr)

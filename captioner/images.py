@@ -1,0 +1,100 @@
+"""Image bytes -> RGB pixels, one policy for training and serving.
+
+Every photo goes through :func:`load_rgb`: the format is sniffed from the bytes (never the file name),
+EXIF orientation is applied, grey/palette/alpha/CMYK/16-bit modes become 8-bit RGB (transparency is
+laid on white), and the photo is squashed to the encoder's square input. Squashing, not cropping,
+matches how the Flickr8k copy in ``../shared`` was made, so training and serving see the same geometry.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from . import CaptionerError
+
+# Formats users send; anything else PIL might open (EPS, ICNS, ...) is refused.
+SUPPORTED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"}
+# 40 megapixels covers any camera photo; a decompression bomb claims far more in a few bytes.
+MAX_PIXELS = 40_000_000
+
+
+class ImageError(CaptionerError):
+    """The bytes are not a usable image; the message says why."""
+
+
+def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode ``source`` (bytes or a path) into a ``uint8`` array of shape ``(height, width, 3)``."""
+    image = open_image(source, max_pixels)
+    width, height = size[1], size[0]
+    try:
+        if image.format == "JPEG":
+            # Let libjpeg decode at a reduced scale when the photo is much larger than needed.
+            image.draft("RGB", (width, height))
+        image = to_rgb(ImageOps.exif_transpose(image))
+        image = image.resize((width, height), Image.BILINEAR)
+        return np.asarray(image, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ImageError(f"the image data is corrupt or truncated ({_reason(error)})") from None
+
+
+def open_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open and check an image without decoding its pixels yet."""
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageError("the file is empty")
+        stream = io.BytesIO(source)
+    else:
+        try:
+            stream = io.BytesIO(Path(source).read_bytes())
+        except OSError as error:
+            raise ImageError(f"cannot read {source}: {error.strerror}") from None
+        if not stream.getbuffer().nbytes:
+            raise ImageError(f"{source}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(stream)
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+        if isinstance(error, UnidentifiedImageError):
+            raise ImageError("not an image (the data is not a JPEG, PNG, GIF, WebP, BMP or TIFF file)") from None
+        raise ImageError(f"the image is too large to decode safely (limit {max_pixels:,} pixels)") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageError(f"the image data is corrupt ({_reason(error)})") from None
+    if image.format not in SUPPORTED_FORMATS:
+        raise ImageError(f"unsupported image format {image.format} (use JPEG, PNG, GIF, WebP, BMP or TIFF)")
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"the image is too large to decode safely: {width}x{height} pixels (limit {max_pixels:,} pixels)"
+        )
+    return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB from any PIL mode; transparent areas become white, 16-bit values are scaled down."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        values = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        return Image.fromarray(np.clip(values / peak * 255.0, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _reason(error: BaseException) -> str:
+    return str(error).strip().rstrip(".") or type(error).__name__

@@ -1,0 +1,293 @@
+"""The merge captioner: architecture, training, and its artifacts in ``model/``.
+
+The merge architecture (Tanti et al. 2018) keeps the image out of the RNN: the LSTM reads only the
+caption prefix, and the image vector is added to its output just before the word classifier::
+
+    image vector -> Dropout -> Dense(units, relu) --------------------+
+                                                                      add -> Dense(units, relu) -> Dense(V, softmax)
+    caption prefix -> Embedding(mask_zero) -> Dropout -> LSTM(units) -+
+
+The classic recipe trains it on one (prefix, next word) sample per word of every caption. Here the LSTM
+returns its output at every position instead, so one pass over a whole caption trains every prefix of
+it at once (teacher forcing). The network is the same: its output at position ``t`` is exactly what the
+classic model outputs for the prefix ``w0..wt``, which is how :mod:`captioner.decode` uses it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from . import CaptionerError, __version__
+from .io import atomic_path, write_atomically
+from .text import PAD_ID, Vocabulary
+
+ARCHITECTURE_FILE = "caption_model.json"
+WEIGHTS_FILE = "caption_model.weights.h5"
+VOCAB_FILE = "vocab.json"
+CARD_FILE = "model_card.json"
+
+
+@dataclass
+class ModelConfig:
+    embed_dim: int = 256
+    units: int = 256
+    dropout: float = 0.5
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 3  # epochs without a better dev loss before stopping
+    seed: int = 8
+
+
+def build_model(vocab_size: int, feature_size: int, config: ModelConfig = ModelConfig()):
+    """The merge captioner: ``(image features, caption prefix ids) -> next-word probabilities``.
+
+    The prefix has any length; the output has one distribution per prefix position.
+    """
+    import keras
+    from keras import layers
+
+    image = keras.Input((feature_size,), name="image_features")
+    prefix = keras.Input((None,), dtype="int32", name="caption_prefix")
+
+    image_branch = layers.Dropout(config.dropout, name="image_dropout")(image)
+    image_branch = layers.Dense(config.units, activation="relu", name="image_projection")(image_branch)
+    # (batch, 1, units) so that the add below broadcasts the image over every caption position.
+    image_branch = layers.Reshape((1, config.units), name="image_per_step")(image_branch)
+
+    words = layers.Embedding(vocab_size, config.embed_dim, mask_zero=True, name="word_embedding")(prefix)
+    words = layers.Dropout(config.dropout, name="word_dropout")(words)
+    words = layers.LSTM(config.units, return_sequences=True, name="caption_lstm")(words)
+
+    merged = layers.Add(name="merge")([image_branch, words])
+    merged = layers.Dense(config.units, activation="relu", name="decoder_hidden")(merged)
+    next_word = layers.Dense(vocab_size, activation="softmax", name="next_word")(merged)
+    return keras.Model([image, prefix], next_word, name="merge_captioner")
+
+
+# --- training data ---------------------------------------------------------------------------------
+
+
+@dataclass
+class CaptionExamples:
+    """Every caption of a set of images as token ids, with the row of its image's features."""
+
+    features: np.ndarray  # (images, feature_size)
+    image_rows: np.ndarray  # (captions,) row in ``features`` for each caption
+    token_ids: list[list[int]]  # <start> ... <end>, one list per caption
+
+
+def caption_examples(
+    names: Sequence[str],
+    features: Mapping[str, np.ndarray],
+    tokenized: Mapping[str, list[list[str]]],
+    vocab: Vocabulary,
+) -> CaptionExamples:
+    """Pair each caption of each image that has features with that image's row."""
+    names = [n for n in names if n in features]
+    if not names:
+        raise CaptionerError("no images with both features and captions to train on")
+    rows, ids = [], []
+    for row, name in enumerate(names):
+        for caption in tokenized[name]:
+            rows.append(row)
+            ids.append(vocab.encode(caption)[: vocab.max_length])
+    return CaptionExamples(np.stack([features[n] for n in names]), np.array(rows), ids)
+
+
+def make_dataset(examples: CaptionExamples, batch_size: int, shuffle: bool, seed: int = 0):
+    """A ``tf.data`` pipeline of ``((image features, input ids), target ids, weights)``.
+
+    Input ids are ``<start> w1 .. wn``, targets ``w1 .. wn <end>``; padding has weight 0. Captions are
+    batched with others of similar length, so little time goes on padding.
+    """
+    import tensorflow as tf
+
+    lengths = np.array([len(ids) for ids in examples.token_ids], dtype=np.int32)
+    padded = np.full((len(lengths), lengths.max()), PAD_ID, dtype=np.int32)
+    for i, ids in enumerate(examples.token_ids):
+        padded[i, : len(ids)] = ids
+    data = tf.data.Dataset.from_tensor_slices((examples.image_rows.astype(np.int32), padded, lengths))
+    if shuffle:
+        data = data.shuffle(len(lengths), seed=seed, reshuffle_each_iteration=True)
+    data = data.map(lambda row, ids, length: (row, ids[:length]))
+    boundaries = [b for b in (10, 12, 14, 16, 18, 21, 25) if b < lengths.max()]
+    # Known length, so that Keras shows a real progress bar and no "ran out of data" warning.
+    bucket_sizes = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
+    batches = int(sum(-(-n // batch_size) for n in bucket_sizes))
+    data = data.bucket_by_sequence_length(
+        element_length_func=lambda row, ids: tf.shape(ids)[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        padded_shapes=([], [None]),
+        padding_values=(0, PAD_ID),
+    )
+    table = tf.constant(examples.features, dtype=tf.float32)
+
+    def to_inputs(rows, ids):
+        targets = ids[:, 1:]
+        weights = tf.cast(targets != PAD_ID, tf.float32)
+        return (tf.gather(table, rows), ids[:, :-1]), targets, weights
+
+    data = data.apply(tf.data.experimental.assert_cardinality(batches))
+    return data.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def train_model(
+    model,
+    train: CaptionExamples,
+    dev: CaptionExamples,
+    config: TrainConfig = TrainConfig(),
+    checkpoint_dir: Path | None = None,
+    verbose: int = 1,
+):
+    """Fit with early stopping on dev loss; the returned model holds the best epoch's weights.
+
+    With ``checkpoint_dir``, the best weights are also kept there and an interrupted run resumes from
+    its last finished epoch (``BackupAndRestore``).
+    """
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        weighted_metrics=["sparse_categorical_accuracy"],
+    )
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+    ]
+    if checkpoint_dir is not None:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(
+                str(checkpoint_dir / "best.weights.h5"), monitor="val_loss", save_best_only=True,
+                save_weights_only=True,
+            ),
+            keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup")),
+        ]
+    history = model.fit(
+        make_dataset(train, config.batch_size, shuffle=True, seed=config.seed),
+        validation_data=make_dataset(dev, config.batch_size, shuffle=False),
+        epochs=config.epochs,
+        shuffle=False,  # the dataset shuffles itself, with the run's seed
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    return history.history
+
+
+# --- artifacts -------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaptionModel:
+    """A trained captioner as loaded from its folder."""
+
+    network: object  # keras.Model
+    vocab: Vocabulary
+    card: dict
+
+    @property
+    def encoder_name(self) -> str:
+        return self.card["encoder"]["name"]
+
+
+def save_model(network, vocab: Vocabulary, card: dict, folder: str | Path) -> Path:
+    """Write the architecture JSON, weights HDF5, vocabulary JSON and model card, each atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / WEIGHTS_FILE) as tmp:
+        network.save_weights(str(tmp))
+    write_atomically(folder / ARCHITECTURE_FILE, network.to_json(indent=1).encode())
+    vocab.save(folder / VOCAB_FILE)
+    write_atomically(folder / CARD_FILE, json.dumps(card, indent=2).encode())
+    return folder
+
+
+def load_model(folder: str | Path) -> CaptionModel:
+    """Load a model folder with plain Keras: ``model_from_json`` + ``load_weights``."""
+    import keras
+
+    folder = Path(folder)
+    card = load_card(folder)
+    vocab = Vocabulary.load(folder / VOCAB_FILE)
+    try:
+        network = keras.models.model_from_json((folder / ARCHITECTURE_FILE).read_text(encoding="utf-8"))
+        network.load_weights(str(folder / WEIGHTS_FILE))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CaptionerError(f"cannot load the model in {folder}: {error}") from None
+    return CaptionModel(network, vocab, card)
+
+
+def load_card(folder: str | Path) -> dict:
+    path = Path(folder) / CARD_FILE
+    if not path.is_file():
+        raise CaptionerError(f"no trained model in {folder} (missing {CARD_FILE}); train one or pass --model DIR")
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+        card["encoder"]["name"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CaptionerError(f"unreadable model card {path}: {error}") from None
+    return card
+
+
+def model_card(
+    *,
+    encoder: dict,
+    vocab: Vocabulary,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    data: dict,
+    history: dict,
+    training_seconds: float,
+) -> dict:
+    """What a reader (and the app) needs to know about a trained model."""
+    dev_loss = history.get("val_loss", [])
+    best_epoch = int(np.argmin(dev_loss)) + 1 if dev_loss else None
+    return {
+        "name": "merge captioner",
+        "encoder": encoder,
+        "vocab_size": len(vocab),
+        "max_length": vocab.max_length,
+        "min_word_count": vocab.min_count,
+        "architecture": asdict(model_config),
+        "training": {
+            **asdict(train_config),
+            "epochs_run": len(history.get("loss", [])),
+            "best_epoch": best_epoch,
+            "best_dev_loss": float(min(dev_loss)) if dev_loss else None,
+            "train_loss": [round(float(v), 4) for v in history.get("loss", [])],
+            "dev_loss": [round(float(v), 4) for v in dev_loss],
+            "seconds": round(training_seconds, 1),
+        },
+        "data": data,
+        "metrics": {},
+        "versions": library_versions(),
+        "date": datetime.date.today().isoformat(),
+        "files": {"architecture": ARCHITECTURE_FILE, "weights": WEIGHTS_FILE, "vocabulary": VOCAB_FILE},
+    }
+
+
+def library_versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {
+        "captioner": __version__,
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "numpy": np.__version__,
+    }

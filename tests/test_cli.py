@@ -1,0 +1,97 @@
+"""``python -m captioner`` as a user runs it: real processes, real files, one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from captioner.data import REPO_ROOT
+
+
+def captioner(*args, cwd=REPO_ROOT, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "captioner", *map(str, args)], cwd=cwd, capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, timeout=600,
+    )
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+def test_help_lists_the_subcommands():
+    result = captioner("--help")
+    assert result.returncode == 0
+    for command in ("features", "train", "evaluate", "caption"):
+        assert command in result.stdout
+
+
+@pytest.fixture(scope="module")
+def cli_model(tmp_path_factory, flickr8k_root):
+    """A short training run on 200 real training images, through the CLI."""
+    out = tmp_path_factory.mktemp("cli_model")
+    cache = tmp_path_factory.mktemp("cli_cache")
+    result = captioner("train", "--data", flickr8k_root, "--limit", 200, "--epochs", 3, "--encoder", "thumbnail",
+                       "--out", out, "--cache", cache)
+    assert result.returncode == 0, result.stderr
+    assert "vocabulary:" in result.stdout and f"saved {out}" in result.stdout
+    return out
+
+
+def test_training_through_the_cli_writes_the_model_folder(cli_model):
+    card = json.loads((cli_model / "model_card.json").read_text())
+    assert card["data"]["train_images"] == 200 and card["data"]["dev_images"] == 50
+    assert card["encoder"]["name"] == "thumbnail"
+    assert not (cli_model / "checkpoints").exists(), "resume state is removed once the model is saved"
+
+
+def test_caption_prints_image_tab_caption(cli_model, photos):
+    result = captioner("caption", "--model", cli_model, photos[0], photos[1])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(photos[0]), str(photos[1])]
+    assert all(len(line.split("\t")[1].split()) >= 2 for line in lines)
+
+
+def test_a_corrupt_jpeg_is_reported_and_the_other_photos_still_get_captions(cli_model, photos, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(photos[0].read_bytes()[:2000])
+    result = captioner("caption", "--model", cli_model, photos[0], broken, photos[1])
+    assert_one_line_error(result, str(broken), "corrupt")
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == [str(photos[0]), str(photos[1])]
+
+
+def test_missing_data_folder(tmp_path):
+    result = captioner("train", "--data", tmp_path / "absent", "--out", tmp_path / "m")
+    assert_one_line_error(result, "data folder not found", "absent")
+
+
+def test_empty_caption_file(colour_dataset, tmp_path):
+    (colour_dataset / "Flickr8k.token.txt").write_text("")
+    result = captioner("features", "--data", colour_dataset, "--cache", tmp_path / "cache", "--encoder", "thumbnail")
+    assert_one_line_error(result, "no captions in")
+
+
+def test_features_command_reports_what_it_cached(colour_dataset, tmp_path):
+    result = captioner("features", "--data", colour_dataset, "--cache", tmp_path, "--encoder", "thumbnail")
+    assert result.returncode == 0, result.stderr
+    assert "24 image(s) have thumbnail features" in result.stdout
+
+
+def test_caption_without_a_model_says_how_to_get_one(tmp_path, photos):
+    result = captioner("caption", "--model", tmp_path, photos[0])
+    assert_one_line_error(result, "no trained model in", "--model")
+
+
+def test_bad_option_values_are_refused_by_name(tmp_path):
+    result = captioner("train", "--limit", "0", "--out", tmp_path)
+    assert result.returncode == 2 and "--limit" in result.stderr and "at least 1" in result.stderr
+    result = captioner("train", "--dropout", "1.5", "--out", tmp_path, "--data", tmp_path)
+    assert_one_line_error(result, "--dropout")

@@ -1,0 +1,110 @@
+"""Bytes -> RGB: every mode and orientation users send, and the files that must be refused."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from captioner.images import ImageError, load_rgb
+
+SIZE = (32, 32)
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def half_red_half_blue(width=40, height=20) -> Image.Image:
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[:, : width // 2] = (255, 0, 0)
+    pixels[:, width // 2:] = (0, 0, 255)
+    return Image.fromarray(pixels)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: encode(Image.new("L", (50, 30), 128), "PNG"),
+        lambda: encode(Image.new("RGB", (50, 30), (10, 200, 30)).convert("P", palette=Image.ADAPTIVE), "PNG"),
+        lambda: encode(Image.new("RGBA", (50, 30), (10, 200, 30, 128)), "PNG"),
+        lambda: encode(Image.new("CMYK", (50, 30), (0, 255, 255, 0)), "JPEG"),
+        lambda: encode(Image.fromarray(np.full((30, 50), 40000, np.uint16)), "PNG"),
+        lambda: encode(Image.new("RGB", (50, 30), (10, 200, 30)), "WEBP"),
+        lambda: encode(Image.new("RGB", (50, 30), (10, 200, 30)), "BMP"),
+        lambda: encode(Image.new("RGB", (50, 30), (10, 200, 30)), "TIFF"),
+        lambda: encode(Image.new("1", (50, 30), 1), "GIF"),
+    ],
+    ids=["grey", "palette", "alpha", "cmyk", "16-bit", "webp", "bmp", "tiff", "gif"],
+)
+def test_every_mode_becomes_8_bit_rgb_of_the_requested_size(make):
+    pixels = load_rgb(make(), SIZE)
+    assert pixels.shape == (32, 32, 3) and pixels.dtype == np.uint8
+
+
+def test_sixteen_bit_values_are_scaled_not_clipped():
+    data = encode(Image.fromarray(np.full((30, 50), 32768, np.uint16)), "PNG")
+    assert 120 <= load_rgb(data, SIZE).mean() <= 135
+
+
+def test_transparency_is_laid_on_white():
+    data = encode(Image.new("RGBA", (20, 20), (0, 0, 0, 0)), "PNG")
+    assert load_rgb(data, SIZE).min() == 255
+
+
+def test_exif_orientation_is_applied():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    data = encode(half_red_half_blue(), "JPEG", exif=exif, quality=95)
+    pixels = load_rgb(data, SIZE)
+    # Red was on the left; shown rotated clockwise it is on top.
+    assert pixels[2, 16, 0] > 200 and pixels[-3, 16, 2] > 200
+
+
+def test_photos_are_squashed_not_cropped():
+    pixels = load_rgb(encode(half_red_half_blue(80, 20), "PNG"), SIZE)
+    assert pixels[16, 2, 0] > 200 and pixels[16, -3, 2] > 200
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"hello, this is text", "not an image"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", "not an image"),
+    ],
+)
+def test_non_images_are_refused_with_a_reason(data, message):
+    with pytest.raises(ImageError, match=message):
+        load_rgb(data, SIZE)
+
+
+def test_a_truncated_jpeg_is_reported_as_corrupt():
+    data = encode(Image.new("RGB", (200, 200), (10, 200, 30)), "JPEG")
+    with pytest.raises(ImageError, match="corrupt|truncated"):
+        load_rgb(data[: len(data) // 2], SIZE)
+
+
+def test_an_unsupported_format_is_named():
+    data = encode(Image.new("RGB", (20, 20)), "ICO")
+    with pytest.raises(ImageError, match="unsupported image format ICO"):
+        load_rgb(data, SIZE)
+
+
+def test_a_decompression_bomb_is_refused_before_decoding():
+    bomb = encode(Image.new("1", (12000, 12000)), "PNG")  # 144 megapixels in a few kilobytes
+    assert len(bomb) < 100_000
+    with pytest.raises(ImageError, match="too large"):
+        load_rgb(bomb, SIZE, max_pixels=40_000_000)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(ImageError, match="cannot read .*nope.jpg"):
+        load_rgb(tmp_path / "nope.jpg", SIZE)
+
+
+def test_real_photo_decodes(photos):
+    pixels = load_rgb(photos[0], (224, 224))
+    assert pixels.shape == (224, 224, 3) and 20 < pixels.mean() < 235
