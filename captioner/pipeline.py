@@ -15,8 +15,8 @@ import numpy as np
 
 from . import CaptionerError
 from .data import CaptionSet, load_captions
-from .decode import KerasPrefixStepper, caption_text, greedy_decode
-from .encoders import Encoder, build_encoder, get_encoder_spec
+from .decode import KerasPrefixStepper, beam_search, caption_text
+from .encoders import Encoder, build_encoder, get_encoder_spec, load_encoder, save_encoder
 from .features import extract_features
 from .images import ImageError, load_rgb
 from .model import (
@@ -113,6 +113,7 @@ def train_captioner(
         training_seconds=time.perf_counter() - started,
     )
     save_model(network, vocab, card, out_dir)
+    save_encoder(encoder, out_dir)
     _remove_checkpoints(out_dir / "checkpoints")
     return TrainingRun(CaptionModel(network, vocab, card), history, features, train_images, dev_images)
 
@@ -133,6 +134,7 @@ def _remove_checkpoints(folder: Path) -> None:
 class CaptionResult:
     source: str
     caption: str | None = None
+    candidates: list[tuple[str, float]] = field(default_factory=list)
     error: str | None = None
 
 
@@ -141,14 +143,19 @@ class KerasCaptioner:
 
     def __init__(self, model_dir: str | Path, encoder: Encoder | None = None):
         self.model = load_model(model_dir)
-        self.encoder = encoder or build_encoder(self.model.encoder_name)
+        self.encoder = encoder or load_encoder(Path(model_dir), self.model.encoder_name)
         self.stepper = KerasPrefixStepper(self.model.network)
 
-    def caption_features(self, features: np.ndarray) -> list[str]:
-        ids = greedy_decode(self.stepper, features, self.model.vocab.max_length)
-        return [caption_text(caption, self.model.vocab) for caption in ids]
+    def caption_features(
+        self, features: np.ndarray, beam_size: int = 1, length_penalty: float = 0.0
+    ) -> list[list[tuple[str, float]]]:
+        """For each image, its candidate captions with their log-probabilities, best first."""
+        results = beam_search(self.stepper, features, self.model.vocab.max_length, beam_size, length_penalty)
+        return [[(caption_text(c.ids, self.model.vocab), c.log_prob) for c in candidates] for candidates in results]
 
-    def caption_sources(self, sources: Sequence[str | Path | bytes], batch_size: int = 32) -> Iterable[CaptionResult]:
+    def caption_sources(
+        self, sources: Sequence[str | Path | bytes], batch_size: int = 32, beam_size: int = 1
+    ) -> Iterable[CaptionResult]:
         """Caption paths or bytes in batches; an unreadable one gets an error, the rest still a caption."""
         size = (self.encoder.spec.input_size,) * 2
         for start in range(0, len(sources), batch_size):
@@ -162,7 +169,8 @@ class KerasCaptioner:
                     results.append(CaptionResult(str(label), error=str(error)))
             good = [r for r in results if r.error is None]
             if good:
-                captions = self.caption_features(self.encoder.encode(np.stack(pixels)))
-                for result, caption in zip(good, captions):
-                    result.caption = caption
+                candidates = self.caption_features(self.encoder.encode(np.stack(pixels)), beam_size)
+                for result, image_candidates in zip(good, candidates):
+                    result.caption = image_candidates[0][0]
+                    result.candidates = image_candidates
             yield from results

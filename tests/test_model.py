@@ -108,7 +108,7 @@ def test_model_card_records_what_the_app_needs(trained_colour_model):
     assert card["data"]["train_images"] == 16 and card["training"]["epochs_run"] >= 1
     assert card["versions"]["keras"].startswith("3.")
     assert {p.name for p in out.iterdir()} == {"caption_model.json", "caption_model.weights.h5", "vocab.json",
-                                                "model_card.json"}
+                                                "model_card.json", "encoder.json", "encoder.weights.h5"}
 
 
 def test_a_folder_without_a_model_is_a_clear_error(tmp_path):
@@ -140,5 +140,8 @@ def test_greedy_decoding_stops_at_end_or_max_length():
             log_probs[1, 6] = 0.0
             log_probs[:, START_ID] = 5.0  # banned words never win
             return log_probs, t + 1
+
+        def reorder(self, t, rows):
+            return t
 
     assert greedy_decode(Scripted(), np.zeros((2, 3)), max_length=6) == [[5, 5], [6, 6, 6, 6, 6]]
