@@ -8,6 +8,7 @@ reference, :class:`KerasPrefixStepper`) or carry the LSTM state forward word by 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -22,6 +23,21 @@ class Stepper(Protocol):
     def start(self, features: np.ndarray) -> object: ...
 
     def step(self, state: object, words: np.ndarray) -> tuple[np.ndarray, object]: ...
+
+    def reorder(self, state: object, rows: np.ndarray) -> object: ...
+
+
+@dataclass
+class Candidate:
+    ids: list[int]  # the caption's words, without <start> and <end>
+    log_prob: float  # log P(words, <end> | image)
+
+    def score(self, length_penalty: float) -> float:
+        """Log-probability per word (``<end>`` counted), to the power ``length_penalty``.
+
+        0 ranks by raw log-probability, which favours short captions; 1 by the per-word average.
+        """
+        return self.log_prob / (len(self.ids) + 1) ** length_penalty
 
 
 class KerasPrefixStepper:
@@ -43,29 +59,60 @@ class KerasPrefixStepper:
         probs = np.asarray(self.network([features, prefix], training=False)[:, -1, :], dtype=np.float64)
         return np.log(np.maximum(probs, 1e-30)), (features, prefix)
 
+    def reorder(self, state, rows: np.ndarray):
+        features, prefix = state
+        return features[rows], prefix[rows]
+
 
 def greedy_decode(stepper: Stepper, features: np.ndarray, max_length: int) -> list[list[int]]:
-    """The most likely word at every step, for a batch of images, until ``<end>`` or ``max_length``.
+    """The most likely word at every step: beam search of width 1."""
+    return [best[0].ids for best in beam_search(stepper, features, max_length, beam_size=1)]
 
-    ``max_length`` counts ``<start>`` and ``<end>``, as :attr:`Vocabulary.max_length` does.
+
+def beam_search(
+    stepper: Stepper, features: np.ndarray, max_length: int, beam_size: int = 3, length_penalty: float = 0.0,
+) -> list[list[Candidate]]:
+    """The ``beam_size`` best captions of every image, best first.
+
+    All images and all their beams go through the stepper as one batch of ``images * beam_size`` rows.
+    A beam that has said ``<end>`` is kept, frozen, until every beam of every image has ended or
+    ``max_length`` (which counts ``<start>`` and ``<end>``) is reached; captions cut off at the limit
+    are returned as they are.
     """
-    batch = len(features)
-    state = stepper.start(features)
-    words = np.full(batch, START_ID, dtype=np.int64)
-    captions: list[list[int]] = [[] for _ in range(batch)]
-    finished = np.zeros(batch, dtype=bool)
+    images, beams = len(features), beam_size
+    state = stepper.reorder(stepper.start(features), np.repeat(np.arange(images), beams))
+    words = np.full(images * beams, START_ID, dtype=np.int64)
+    # Only the first beam of each image is live at the start, so the first step does not pick the
+    # same word K times.
+    scores = np.tile(np.r_[0.0, np.full(beams - 1, -np.inf)], images)
+    history = np.zeros((images * beams, 0), dtype=np.int64)
+    finished = np.zeros(images * beams, dtype=bool)
     for _ in range(max_length - 1):
         log_probs, state = stepper.step(state, words)
         log_probs[:, list(BANNED_IDS)] = -np.inf
-        words = log_probs.argmax(axis=1)
-        for row in np.flatnonzero(~finished):
-            if words[row] == END_ID:
-                finished[row] = True
-            else:
-                captions[row].append(int(words[row]))
+        # A finished beam may only "continue" with padding, at no cost, so it keeps its score.
+        log_probs[finished] = -np.inf
+        log_probs[finished, PAD_ID] = 0.0
+        vocab = log_probs.shape[1]
+        total = (scores[:, None] + log_probs).reshape(images, beams * vocab)
+        best = np.argsort(-total, axis=1, kind="stable")[:, :beams]
+        rows = (np.arange(images)[:, None] * beams + best // vocab).ravel()
+        words = (best % vocab).ravel()
+        scores = total[np.arange(images)[:, None], best].ravel()
+        history = np.concatenate([history[rows], words[:, None]], axis=1)
+        finished = finished[rows] | (words == END_ID)
+        state = stepper.reorder(state, rows)
         if finished.all():
             break
-    return captions
+    results = []
+    for image in range(images):
+        candidates = []
+        for row in range(image * beams, (image + 1) * beams):
+            if np.isfinite(scores[row]):
+                ids = [int(w) for w in history[row] if w not in (END_ID, PAD_ID)]
+                candidates.append(Candidate(ids, float(scores[row])))
+        results.append(sorted(candidates, key=lambda c: -c.score(length_penalty)))
+    return results
 
 
 def caption_text(ids: list[int], vocab: Vocabulary) -> str:

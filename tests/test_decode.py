@@ -1,0 +1,106 @@
+"""Beam search: exact where the beam holds every hypothesis, length penalty, and on a trained model."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from captioner.decode import KerasPrefixStepper, beam_search, caption_text, greedy_decode
+from captioner.text import END_ID, START_ID
+
+WORDS = (4, 5, 6)  # three ordinary words after the four special tokens
+
+
+class MarkovStepper:
+    """Next-word log-probabilities depend only on the last word (a fixed random table per image)."""
+
+    def __init__(self, tables):
+        self.tables = tables  # (images, vocab, vocab) log-probabilities
+
+    def start(self, features):
+        return np.arange(len(features))  # each row remembers its image
+
+    def step(self, images, words):
+        return self.tables[images, words].copy(), images
+
+    def reorder(self, images, rows):
+        return images[rows]
+
+
+def random_tables(images, seed, vocab=7):
+    logits = np.random.default_rng(seed).normal(0, 1.5, (images, vocab, vocab))
+    logits[:, :, :END_ID] = -np.inf  # specials other than <end> never follow
+    logits[:, :, END_ID] += 0.5
+    return logits - np.log(np.exp(logits).sum(axis=2, keepdims=True))
+
+
+def exhaustive_best(table, max_length, length_penalty):
+    """Every caption of up to max_length - 2 words, ended or cut off, scored as beam search scores it."""
+    best, best_score = None, -np.inf
+    for n in range(0, max_length):
+        for words in itertools.product(WORDS, repeat=n):
+            sequence = [START_ID, *words]
+            log_prob = sum(table[a, b] for a, b in zip(sequence, sequence[1:]))
+            if n < max_length - 1:  # ended with <end>; the longest ones are cut off at the limit instead
+                log_prob += table[sequence[-1], END_ID]
+            score = log_prob / (n + 1) ** length_penalty
+            if score > best_score:
+                best, best_score = list(words), score
+    return best
+
+
+@pytest.mark.parametrize("length_penalty", [0.0, 1.0])
+@pytest.mark.parametrize("seed", range(5))
+def test_a_beam_wide_enough_finds_the_exact_best_caption(seed, length_penalty):
+    tables = random_tables(3, seed)
+    max_length = 4  # three steps: 1 + 3 + 9 ended and 27 cut-off captions, all inside a beam of 64
+    results = beam_search(MarkovStepper(tables), np.zeros((3, 1)), max_length, beam_size=64,
+                          length_penalty=length_penalty)
+    for image, candidates in enumerate(results):
+        assert candidates[0].ids == exhaustive_best(tables[image], max_length, length_penalty)
+
+
+def test_candidates_are_distinct_sorted_and_their_log_probs_are_the_model_s(seed=3):
+    tables = random_tables(2, seed)
+    results = beam_search(MarkovStepper(tables), np.zeros((2, 1)), max_length=6, beam_size=4)
+    for image, candidates in enumerate(results):
+        assert len({tuple(c.ids) for c in candidates}) == len(candidates) == 4
+        assert [c.log_prob for c in candidates] == sorted((c.log_prob for c in candidates), reverse=True)
+        for c in candidates:
+            sequence = [START_ID, *c.ids, END_ID]
+            expected = sum(tables[image, a, b] for a, b in zip(sequence, sequence[1:]))
+            if len(c.ids) < 5:
+                assert c.log_prob == pytest.approx(expected)
+
+
+def test_length_penalty_prefers_the_longer_caption_when_its_words_are_likelier():
+    table = np.full((7, 7), -np.inf)
+    table[START_ID, END_ID] = np.log(0.4)  # the empty caption: log 0.4 = -0.92 in one step
+    table[START_ID, 4] = np.log(0.6)
+    table[4, 5] = 0.0
+    table[5, 6] = 0.0
+    table[6, END_ID] = np.log(0.5)  # "4 5 6": log 0.3 = -1.20 over four steps
+    stepper = MarkovStepper(table[None])
+    raw = beam_search(stepper, np.zeros((1, 1)), 6, beam_size=2, length_penalty=0.0)[0]
+    normalised = beam_search(stepper, np.zeros((1, 1)), 6, beam_size=2, length_penalty=1.0)[0]
+    assert raw[0].ids == [] and normalised[0].ids == [4, 5, 6]
+
+
+def test_beam_search_on_the_trained_model_names_the_colour(trained_colour_model):
+    from captioner.data import load_captions
+    from captioner.encoders import build_encoder
+    from captioner.images import load_rgb
+
+    root, _, run = trained_colour_model
+    data = load_captions(root)
+    names = data.split("test")
+    features = build_encoder("thumbnail").encode(np.stack([load_rgb(data.image_path(n), (224, 224)) for n in names]))
+    stepper = KerasPrefixStepper(run.model.network)
+    results = beam_search(stepper, features, run.model.vocab.max_length, beam_size=3)
+    greedy = greedy_decode(stepper, features, run.model.vocab.max_length)
+    for name, candidates, greedy_ids in zip(names, results, greedy):
+        best = caption_text(candidates[0].ids, run.model.vocab)
+        assert name.split("_")[0] in best.split(), best
+        assert candidates[0].log_prob >= beam_search(stepper, features[:1] * 0 + features[names.index(name)],
+                                                     run.model.vocab.max_length, beam_size=1)[0][0].log_prob - 1e-9
+        assert all(c.log_prob <= 0 for c in candidates)
