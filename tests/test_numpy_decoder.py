@@ -1,0 +1,58 @@
+"""The NumPy decoder over the saved HDF5 weights gives the Keras network's probabilities and words."""
+
+import numpy as np
+import pytest
+
+from captioner import CaptionerError
+from captioner.decode import KerasPrefixStepper, beam_search
+from captioner.model import load_model
+from captioner.numpy_decoder import NumpyMergeDecoder, read_keras_weights
+from captioner.text import START_ID
+
+
+@pytest.fixture(scope="module")
+def both(trained_colour_model):
+    _, model_dir, run = trained_colour_model
+    features = np.stack(list(run.features.values()))
+    keras_model = load_model(model_dir)
+    numpy_decoder = NumpyMergeDecoder.from_file(model_dir / "caption_model.weights.h5")
+    return features, keras_model, numpy_decoder
+
+
+def test_next_word_probabilities_match_keras_along_every_prefix(both):
+    features, keras_model, numpy_decoder = both
+    rng = np.random.default_rng(0)
+    prefixes = np.concatenate([np.full((len(features), 1), START_ID),
+                               rng.integers(4, len(keras_model.vocab), (len(features), 7))], axis=1)
+    keras_probs = np.asarray(keras_model.network.predict_on_batch([features, prefixes]))
+    state = numpy_decoder.start(features)
+    for t in range(prefixes.shape[1]):
+        log_probs, state = numpy_decoder.step(state, prefixes[:, t])
+        np.testing.assert_allclose(np.exp(log_probs), keras_probs[:, t], atol=1e-5)
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_same_captions_as_the_keras_network(both, beam):
+    features, keras_model, numpy_decoder = both
+    max_length = keras_model.vocab.max_length
+    reference = beam_search(KerasPrefixStepper(keras_model.network), features, max_length, beam)
+    lean = beam_search(numpy_decoder, features, max_length, beam)
+    assert [[c.ids for c in r] for r in reference] == [[c.ids for c in r] for r in lean]
+    np.testing.assert_allclose([c.log_prob for r in reference for c in r], [c.log_prob for r in lean for c in r],
+                               atol=1e-4)
+
+
+def test_weights_of_another_network_are_refused(tmp_path):
+    import keras
+
+    network = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="something_else")])
+    network.save_weights(str(tmp_path / "other.weights.h5"))
+    assert "something_else" in read_keras_weights(tmp_path / "other.weights.h5")
+    with pytest.raises(CaptionerError, match="not a merge captioner"):
+        NumpyMergeDecoder.from_file(tmp_path / "other.weights.h5")
+
+
+def test_an_unreadable_weights_file_is_a_clear_error(tmp_path):
+    (tmp_path / "bad.weights.h5").write_bytes(b"not hdf5")
+    with pytest.raises(CaptionerError, match="cannot read weights"):
+        NumpyMergeDecoder.from_file(tmp_path / "bad.weights.h5")
