@@ -38,9 +38,9 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def load_captioner(model_dir: str | Path):
-    from captioner.pipeline import KerasCaptioner
+    from captioner.pipeline import Captioner
 
-    return KerasCaptioner(model_dir)
+    return Captioner(model_dir)
 
 
 @bp.get("/")

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, default=64)
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--patience", type=_positive_int, default=3, help="epochs without dev improvement")
+    train.add_argument("--lr-patience", type=int, default=0,
+                       help="halve the learning rate after N epochs without dev improvement (0: never)")
+    train.add_argument("--label-smoothing", type=float, default=0.0)
     train.add_argument("--embed-dim", type=_positive_int, default=256)
     train.add_argument("--units", type=_positive_int, default=256)
     train.add_argument("--dropout", type=float, default=0.5)
@@ -107,6 +110,8 @@ def run_train(args) -> int:
 
     if not 0 <= args.dropout < 1:
         raise CaptionerError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if not 0 <= args.label_smoothing < 1:
+        raise CaptionerError(f"--label-smoothing must be in [0, 1), got {args.label_smoothing}")
     if args.learning_rate <= 0:
         raise CaptionerError(f"--learning-rate must be positive, got {args.learning_rate}")
     run = train_captioner(
@@ -119,7 +124,8 @@ def run_train(args) -> int:
         model_config=ModelConfig(embed_dim=args.embed_dim, units=args.units, dropout=args.dropout),
         train_config=TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-            patience=args.patience, seed=args.seed,
+            patience=args.patience, lr_patience=args.lr_patience, label_smoothing=args.label_smoothing,
+            seed=args.seed,
         ),
         cache_dir=args.cache,
         # One line per epoch when the output is a log, a live bar when it is a terminal.
@@ -146,9 +152,9 @@ def run_evaluate(args) -> int:
 
 
 def run_caption(args) -> int:
-    from .pipeline import KerasCaptioner
+    from .pipeline import Captioner
 
-    captioner = KerasCaptioner(args.model)
+    captioner = Captioner(args.model)
     failures = 0
     for result in captioner.caption_sources([str(p) for p in args.images], args.batch_size, args.beam):
         if result.error:

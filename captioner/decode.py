@@ -64,6 +64,31 @@ class KerasPrefixStepper:
         return features[rows], prefix[rows]
 
 
+class EnsembleStepper:
+    """Several steppers as one: the next-word distribution is the mean of theirs.
+
+    Members may differ in seed or in encoder; each gets its own features (a list, one array each).
+    """
+
+    def __init__(self, members: list[Stepper]):
+        self.members = members
+
+    def start(self, features: list[np.ndarray]):
+        return [member.start(f) for member, f in zip(self.members, features)]
+
+    def step(self, state, words: np.ndarray):
+        steps = [member.step(s, words) for member, s in zip(self.members, state)]
+        log_probs = np.stack([lp for lp, _ in steps])
+        peak = log_probs.max(axis=0)
+        peak = np.where(np.isfinite(peak), peak, 0.0)  # words no member can say stay at -inf, not NaN
+        with np.errstate(divide="ignore"):
+            mean = peak + np.log(np.exp(log_probs - peak).mean(axis=0))
+        return mean, [s for _, s in steps]
+
+    def reorder(self, state, rows: np.ndarray):
+        return [member.reorder(s, rows) for member, s in zip(self.members, state)]
+
+
 def greedy_decode(stepper: Stepper, features: np.ndarray, max_length: int) -> list[list[int]]:
     """The most likely word at every step: beam search of width 1."""
     return [best[0].ids for best in beam_search(stepper, features, max_length, beam_size=1)]
@@ -79,7 +104,7 @@ def beam_search(
     ``max_length`` (which counts ``<start>`` and ``<end>``) is reached; captions cut off at the limit
     are returned as they are.
     """
-    images, beams = len(features), beam_size
+    images, beams = len(features[0] if isinstance(features, list) else features), beam_size
     state = stepper.reorder(stepper.start(features), np.repeat(np.arange(images), beams))
     words = np.full(images * beams, START_ID, dtype=np.int64)
     # Only the first beam of each image is live at the start, so the first step does not pick the

@@ -17,7 +17,7 @@ import numpy as np
 from . import CaptionerError
 from .data import load_captions
 from .features import extract_features
-from .pipeline import KerasCaptioner, split_images
+from .pipeline import Captioner, split_images
 from .text import clean_caption
 
 METRICS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
@@ -61,12 +61,12 @@ def evaluate_model(
     cache_dir: Path | None = None,
     samples: int = 10,
     meteor: bool = True,
-    captioner: KerasCaptioner | None = None,
+    captioner: Captioner | None = None,
 ) -> dict:
     """Caption every image of a split with a trained model and score the captions."""
     if beam_size < 1:
         raise CaptionerError(f"beam width must be at least 1, got {beam_size}")
-    captioner = captioner or KerasCaptioner(model_dir)
+    captioner = captioner or Captioner(model_dir)
     data = load_captions(data_root)
     names = split_images(data, split, limit)
     features = extract_features(captioner.encoder, {n: data.image_path(n) for n in names}, cache_dir, progress=False)

@@ -48,6 +48,8 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     patience: int = 3  # epochs without a better dev loss before stopping
+    lr_patience: int = 0  # halve the learning rate after this many epochs without improvement (0: never)
+    label_smoothing: float = 0.0
     seed: int = 8
 
 
@@ -107,11 +109,12 @@ def caption_examples(
     return CaptionExamples(np.stack([features[n] for n in names]), np.array(rows), ids)
 
 
-def make_dataset(examples: CaptionExamples, batch_size: int, shuffle: bool, seed: int = 0):
+def make_dataset(examples: CaptionExamples, batch_size: int, shuffle: bool, seed: int = 0, one_hot: int = 0):
     """A ``tf.data`` pipeline of ``((image features, input ids), target ids, weights)``.
 
-    Input ids are ``<start> w1 .. wn``, targets ``w1 .. wn <end>``; padding has weight 0. Captions are
-    batched with others of similar length, so little time goes on padding.
+    Input ids are ``<start> w1 .. wn``, targets ``w1 .. wn <end>`` (one-hot over ``one_hot`` words if
+    given, for label smoothing); padding has weight 0. Captions are batched with others of similar
+    length, so little time goes on padding.
     """
     import tensorflow as tf
 
@@ -139,6 +142,8 @@ def make_dataset(examples: CaptionExamples, batch_size: int, shuffle: bool, seed
     def to_inputs(rows, ids):
         targets = ids[:, 1:]
         weights = tf.cast(targets != PAD_ID, tf.float32)
+        if one_hot:
+            targets = tf.one_hot(targets, one_hot)
         return (tf.gather(table, rows), ids[:, :-1]), targets, weights
 
     data = data.apply(tf.data.experimental.assert_cardinality(batches))
@@ -161,14 +166,20 @@ def train_model(
     import keras
 
     keras.utils.set_random_seed(config.seed)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        weighted_metrics=["sparse_categorical_accuracy"],
-    )
+    # Keras's sparse cross-entropy has no label smoothing, so smoothed runs train on one-hot targets.
+    vocab_size = model.output_shape[-1] if config.label_smoothing else 0
+    if vocab_size:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+        metric = "categorical_accuracy"
+    else:
+        loss, metric = "sparse_categorical_crossentropy", "sparse_categorical_accuracy"
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, weighted_metrics=[metric])
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
     ]
+    if config.lr_patience:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
+                                                           patience=config.lr_patience, verbose=verbose))
     if checkpoint_dir is not None:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         callbacks += [
@@ -179,8 +190,8 @@ def train_model(
             keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup")),
         ]
     history = model.fit(
-        make_dataset(train, config.batch_size, shuffle=True, seed=config.seed),
-        validation_data=make_dataset(dev, config.batch_size, shuffle=False),
+        make_dataset(train, config.batch_size, shuffle=True, seed=config.seed, one_hot=vocab_size),
+        validation_data=make_dataset(dev, config.batch_size, shuffle=False, one_hot=vocab_size),
         epochs=config.epochs,
         shuffle=False,  # the dataset shuffles itself, with the run's seed
         callbacks=callbacks,
@@ -207,11 +218,18 @@ class CaptionModel:
 
 def save_model(network, vocab: Vocabulary, card: dict, folder: str | Path) -> Path:
     """Write the architecture JSON, weights HDF5, vocabulary JSON and model card, each atomically."""
+    import keras
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    # save_weights would also store the optimizer's moments (twice the weights again); a clone built
+    # from the JSON has no optimizer, so the file holds only what inference needs.
+    architecture = network.to_json(indent=1)
+    inference_copy = keras.models.model_from_json(architecture)
+    inference_copy.set_weights(network.get_weights())
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
-        network.save_weights(str(tmp))
-    write_atomically(folder / ARCHITECTURE_FILE, network.to_json(indent=1).encode())
+        inference_copy.save_weights(str(tmp))
+    write_atomically(folder / ARCHITECTURE_FILE, architecture.encode())
     vocab.save(folder / VOCAB_FILE)
     write_atomically(folder / CARD_FILE, json.dumps(card, indent=2).encode())
     return folder

@@ -1,6 +1,6 @@
 """The stages joined up: what the CLI and the notebook run, so neither holds logic of its own.
 
-``train_captioner`` goes data -> text -> features -> model -> ``model/``; ``KerasCaptioner`` captions
+``train_captioner`` goes data -> text -> features -> model -> ``model/``; ``Captioner`` captions
 photos with a trained folder and the encoder its card names.
 """
 
@@ -15,11 +15,12 @@ import numpy as np
 
 from . import CaptionerError
 from .data import CaptionSet, load_captions
-from .decode import KerasPrefixStepper, beam_search, caption_text
+from .decode import beam_search, caption_text
 from .encoders import Encoder, build_encoder, get_encoder_spec, load_encoder, save_encoder
 from .features import extract_features
 from .images import ImageError, load_rgb
 from .model import (
+    WEIGHTS_FILE,
     CaptionModel,
     ModelConfig,
     TrainConfig,
@@ -30,6 +31,7 @@ from .model import (
     save_model,
     train_model,
 )
+from .numpy_decoder import NumpyMergeDecoder
 from .text import Vocabulary, clean_caption
 
 
@@ -138,13 +140,17 @@ class CaptionResult:
     error: str | None = None
 
 
-class KerasCaptioner:
-    """Captions photos with a trained model folder, using the encoder its model card names."""
+class Captioner:
+    """Captions photos with a trained model folder, using the encoder its model card names.
+
+    Decoding runs in NumPy over the saved weights (:mod:`captioner.numpy_decoder`), carrying the LSTM
+    state from word to word; it gives the Keras network's words (a test checks it on real data).
+    """
 
     def __init__(self, model_dir: str | Path, encoder: Encoder | None = None):
         self.model = load_model(model_dir)
         self.encoder = encoder or load_encoder(Path(model_dir), self.model.encoder_name)
-        self.stepper = KerasPrefixStepper(self.model.network)
+        self.stepper = NumpyMergeDecoder.from_file(Path(model_dir) / WEIGHTS_FILE)
 
     def caption_features(
         self, features: np.ndarray, beam_size: int = 1, length_penalty: float = 0.0
