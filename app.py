@@ -1,39 +1,67 @@
 """The web app: upload a photo, get a sentence that describes it.
 
-``create_app`` is the application factory (as in Flask's tutorial); one blueprint holds the page and
-the JSON API. The model loads once, when the app is created, so a worker that answers has a model.
-``python app.py`` serves on ``$HOST:$PORT`` (default 127.0.0.1:5000); gunicorn uses ``app:create_app()``.
+``create_app`` is the application factory (as in Flask's tutorial); one blueprint holds the page and the
+JSON API. The model loads once, when the app is created, so a worker never answers without one:
+``python app.py`` serves on ``$HOST:$PORT`` (default 127.0.0.1:5000); the Procfile runs gunicorn with
+``app:create_app()``.
+
+Uploads stay in memory: the request class below keeps file parts in a BytesIO (Werkzeug would spool
+parts over 500 KB to a temporary file), and the byte limit is enforced before the body is parsed.
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import json
+import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException
 
 from captioner import CaptionerError
 from captioner.data import REPO_ROOT
-from captioner.images import ImageError
+from captioner.images import MAX_PIXELS
 
-DEFAULTS = {
-    "MODEL_DIR": os.environ.get("CAPTIONER_MODEL", str(REPO_ROOT / "model")),
-    "MAX_CONTENT_LENGTH": int(os.environ.get("CAPTIONER_MAX_BYTES", 10 * 1024 * 1024)),
-}
+MAX_BEAM = 10
+OPENAPI_FILE = REPO_ROOT / "static" / "openapi.json"
+
+
+def _defaults() -> dict:
+    env = os.environ
+    return {
+        "MODEL_DIR": env.get("CAPTIONER_MODEL", str(REPO_ROOT / "model")),
+        "MAX_CONTENT_LENGTH": int(env.get("CAPTIONER_MAX_BYTES", 10 * 1024 * 1024)),
+        "MAX_PIXELS": int(env.get("CAPTIONER_MAX_PIXELS", MAX_PIXELS)),
+        "DEFAULT_BEAM": int(env.get("CAPTIONER_BEAM", 3)),
+        "SECRET_KEY": env.get("SECRET_KEY"),  # no sessions use it today; never hard-coded
+    }
+
+
+class InMemoryRequest(Request):
+    """Keeps uploaded files in memory, never in a temporary file on disk."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
+
 
 bp = Blueprint("captioner", __name__)
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
-    app.config.from_mapping(DEFAULTS)
+    app.request_class = InMemoryRequest
+    app.config.from_mapping(_defaults())
     app.config.update(config or {})
     app.extensions["captioner"] = load_captioner(app.config["MODEL_DIR"])
     app.register_blueprint(bp)
-    app.register_error_handler(HTTPException, http_error_as_json)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)
+    app.after_request(security_headers)
     return app
 
 
@@ -43,32 +71,42 @@ def load_captioner(model_dir: str | Path):
     return Captioner(model_dir)
 
 
+# --- page ------------------------------------------------------------------------------------------
+
+
 @bp.get("/")
 def index():
-    return render_template("index.html", card=current_app.extensions["captioner"].model.card)
+    return render_template("index.html", card=_card(), max_beam=MAX_BEAM, beam=_default_beam())
 
 
 @bp.post("/")
 def caption_form():
-    """The page without JavaScript: a plain form post renders the caption."""
+    """The page without JavaScript: a plain form post renders the caption and a preview."""
     try:
-        result = caption_upload()
+        data, beam = read_upload()
+        result = caption(data, beam)
     except CaptionerError as error:
-        return render_template("index.html", error=str(error), card=_card()), 400
-    return render_template("index.html", result=result, card=_card())
+        return render_template("index.html", card=_card(), max_beam=MAX_BEAM, beam=_default_beam(),
+                               error=str(error)), 400
+    preview = f"data:image/jpeg;base64,{base64.b64encode(_preview_jpeg(data)).decode()}"
+    return render_template("index.html", card=_card(), max_beam=MAX_BEAM, beam=beam, result=result, preview=preview)
+
+
+# --- JSON API ---------------------------------------------------------------------------------------
 
 
 @bp.post("/api/caption")
 def caption_api():
     try:
-        return jsonify(caption_upload())
+        data, beam = read_upload()
+        return jsonify(caption(data, beam))
     except CaptionerError as error:
         return jsonify(error=str(error)), 400
 
 
 @bp.get("/health")
 def health():
-    return jsonify(status="ok", encoder=_card()["encoder"]["name"])
+    return jsonify(status="ok", encoder=_card()["encoder"]["name"], vocab_size=_card()["vocab_size"])
 
 
 @bp.get("/api/model")
@@ -76,40 +114,103 @@ def model_card():
     return jsonify(_card())
 
 
-def caption_upload() -> dict:
+@bp.get("/api/openapi.json")
+def openapi():
+    return current_app.response_class(OPENAPI_FILE.read_bytes(), mimetype="application/json")
+
+
+# --- the work -------------------------------------------------------------------------------------
+
+
+def read_upload() -> tuple[bytes, int]:
+    """The uploaded bytes and the beam width, or a CaptionerError that names what is wrong."""
+    beam_text = request.form.get("beam", "").strip()
+    beam = _default_beam()
+    if beam_text:
+        if not beam_text.isdigit() or not 1 <= int(beam_text) <= MAX_BEAM:
+            raise CaptionerError(f"beam must be a whole number from 1 to {MAX_BEAM}, got {beam_text[:20]!r}")
+        beam = int(beam_text)
     upload = request.files.get("image")
     if upload is None:
-        raise CaptionerError("no file: send the photo as multipart form field 'image'")
+        raise CaptionerError("no file: send the photo as the multipart form field 'image'")
     data = upload.read()
     if not data:
-        raise ImageError("the file is empty")
-    started = time.perf_counter()
-    result = next(iter(current_app.extensions["captioner"].caption_sources([data])))
-    if result.error:
-        raise ImageError(result.error)
-    return {
-        "caption": result.caption,
-        "model": {"encoder": _card()["encoder"]["name"], "date": _card().get("date")},
-        "timing_ms": {"total": round((time.perf_counter() - started) * 1000, 1)},
-    }
+        raise CaptionerError("the file is empty")
+    return data, beam
 
 
-def http_error_as_json(error: HTTPException):
-    messages = {413: f"file too large (limit {current_app.config['MAX_CONTENT_LENGTH']:,} bytes)"}
-    return jsonify(error=messages.get(error.code, error.description)), error.code
+def caption(data: bytes, beam: int) -> dict:
+    captioner = current_app.extensions["captioner"]
+    result = captioner.caption_image(data, beam_size=beam, max_pixels=current_app.config["MAX_PIXELS"])
+    card = _card()
+    result["model"] = {"encoder": card["encoder"]["name"], "date": card.get("date"), "beam": beam}
+    return result
+
+
+def _preview_jpeg(data: bytes) -> bytes:
+    """A small JPEG of the upload for the no-JavaScript page (the upload itself is never stored)."""
+    from captioner.images import load_rgb
+    from PIL import Image
+
+    pixels = load_rgb(data, (240, 320), current_app.config["MAX_PIXELS"])
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+# --- errors and headers -----------------------------------------------------------------------------
+
+
+def http_error(error: HTTPException):
+    if error.code == 413:
+        message = f"file too large: the limit is {current_app.config['MAX_CONTENT_LENGTH']:,} bytes"
+    elif error.code == 404:
+        message = f"not found: {request.path}"
+    elif error.code == 405:
+        message = f"method {request.method} not allowed on {request.path}"
+    else:
+        message = error.description
+    if request.path == "/" and request.method == "POST":
+        return render_template("index.html", card=_card(), max_beam=MAX_BEAM, beam=_default_beam(),
+                               error=message), error.code
+    return jsonify(error=message), error.code
+
+
+def unexpected_error(error: Exception):
+    """A bug, not bad input: logged with its traceback, answered without one."""
+    logging.getLogger("captioner").exception("unexpected error on %s %s", request.method, request.path)
+    return jsonify(error="internal error: the server could not caption this request"), 500
+
+
+def security_headers(response):
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
 
 
 def _card() -> dict:
     return current_app.extensions["captioner"].model.card
 
 
+def _default_beam() -> int:
+    return min(max(int(current_app.config["DEFAULT_BEAM"]), 1), MAX_BEAM)
+
+
 def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         app = create_app()
     except CaptionerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    app.run(host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", 5000)), debug=False)
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", 5000))
+    print(f"serving the captioner on http://{host}:{port}", flush=True)
+    app.run(host=host, port=port, debug=False)
     return 0
 
 

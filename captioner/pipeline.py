@@ -18,7 +18,7 @@ from .data import CaptionSet, load_captions
 from .decode import beam_search, caption_text
 from .encoders import Encoder, build_encoder, get_encoder_spec, load_encoder, save_encoder
 from .features import extract_features
-from .images import ImageError, load_rgb
+from .images import MAX_PIXELS, ImageError, load_rgb
 from .model import (
     WEIGHTS_FILE,
     CaptionModel,
@@ -158,6 +158,28 @@ class Captioner:
         """For each image, its candidate captions with their log-probabilities, best first."""
         results = beam_search(self.stepper, features, self.model.vocab.max_length, beam_size, length_penalty)
         return [[(caption_text(c.ids, self.model.vocab), c.log_prob) for c in candidates] for candidates in results]
+
+    def caption_image(self, data: bytes, beam_size: int = 3, length_penalty: float = 0.0,
+                      max_pixels: int = MAX_PIXELS) -> dict:
+        """One photo's caption, its beam candidates and where the time went; ImageError for bad bytes."""
+        started = time.perf_counter()
+        pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
+        decoded = time.perf_counter()
+        features = self.encoder.encode(pixels[None])
+        encoded = time.perf_counter()
+        candidates = self.caption_features(features, beam_size, length_penalty)[0]
+        done = time.perf_counter()
+        milliseconds = lambda a, b: round((b - a) * 1000, 1)  # noqa: E731
+        return {
+            "caption": candidates[0][0],
+            "candidates": [{"caption": text, "log_prob": round(log_prob, 4)} for text, log_prob in candidates],
+            "timing_ms": {
+                "decode_image": milliseconds(started, decoded),
+                "encode": milliseconds(decoded, encoded),
+                "caption": milliseconds(encoded, done),
+                "total": milliseconds(started, done),
+            },
+        }
 
     def caption_sources(
         self, sources: Sequence[str | Path | bytes], batch_size: int = 32, beam_size: int = 1

@@ -1,70 +1,161 @@
-"""The Flask app through its test client: page, API, and JSON errors for bad uploads."""
+"""The Flask app through its test client: every route, every bad upload, the OpenAPI description."""
 
 import io
+import json
 
+import jsonschema
 import pytest
 from PIL import Image
 
 from tests.conftest import COLOURS
 
 
-def photo_bytes(colour="red", fmt="JPEG") -> bytes:
+
+@pytest.fixture(scope="module")
+def spec(app):
+    return app.test_client().get("/api/openapi.json").get_json()
+
+
+def conforms(spec, body, schema_name):
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]}
+    jsonschema.validate(body, schema)
+
+
+def photo_bytes(colour="red", fmt="JPEG", size=(120, 90)) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (120, 90), COLOURS[colour]).save(buffer, fmt)
+    Image.new("RGB", size, COLOURS[colour]).save(buffer, fmt)
     return buffer.getvalue()
 
 
-def upload(client, data: bytes, name="photo.jpg", path="/api/caption"):
-    return client.post(path, data={"image": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+def upload(client, data: bytes | None, name="photo.jpg", path="/api/caption", **fields):
+    form = dict(fields)
+    if data is not None:
+        form["image"] = (io.BytesIO(data), name)
+    return client.post(path, data=form, content_type="multipart/form-data")
 
 
-def test_health_and_model_card(client):
-    assert client.get("/health").get_json()["status"] == "ok"
-    assert client.get("/api/model").get_json()["encoder"]["name"] == "thumbnail"
+def test_health_and_model_card(client, spec):
+    health = client.get("/health")
+    assert health.status_code == 200 and health.get_json()["status"] == "ok"
+    conforms(spec, health.get_json(), "Health")
+    card = client.get("/api/model").get_json()
+    assert card["encoder"]["name"] == "thumbnail"
+    conforms(spec, card, "ModelCard")
 
 
 @pytest.mark.parametrize("colour", ["red", "blue"])
-def test_api_captions_a_photo(client, colour):
-    response = upload(client, photo_bytes(colour))
+def test_api_captions_a_photo_with_candidates_and_timings(client, spec, colour):
+    response = upload(client, photo_bytes(colour), beam="3")
     assert response.status_code == 200
     body = response.get_json()
+    conforms(spec, body, "Caption")
     assert colour in body["caption"].split()
-    assert body["timing_ms"]["total"] > 0 and body["model"]["encoder"] == "thumbnail"
+    assert body["caption"] == body["candidates"][0]["caption"] and len(body["candidates"]) == 3
+    assert body["model"]["beam"] == 3 and body["timing_ms"]["total"] >= body["timing_ms"]["encode"]
 
 
-def test_page_works_as_a_plain_form_post(client):
-    assert b'name="image"' in client.get("/").data
-    response = upload(client, photo_bytes("green"), path="/")
-    assert response.status_code == 200 and b"green" in response.data
+def test_beam_one_is_greedy_and_the_default_is_three(client):
+    assert len(upload(client, photo_bytes()).get_json()["candidates"]) == 3
+    assert len(upload(client, photo_bytes(), beam="1").get_json()["candidates"]) == 1
+
+
+def test_the_page_works_as_a_plain_form_post(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    for fragment in (b'name="image"', b'for="image"', b'name="beam"', b"Copy as alt text", b"app.js"):
+        assert fragment in page.data
+    response = upload(client, photo_bytes("green", "PNG"), path="/", beam="2")
+    assert response.status_code == 200
+    html = response.data.decode()
+    assert "green" in html and 'src="data:image/jpeg;base64,' in html and "Captioned in" in html
+
+
+def bomb() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("1", (10000, 10000)).save(buffer, "PNG")  # 100 megapixels in a few kilobytes
+    return buffer.getvalue()
+
+
+def ico() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buffer, "ICO")
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(
-    "data, status, message",
+    "data, fields, status, message",
     [
-        (b"", 400, "empty"),
-        (b"just some text", 400, "not an image"),
-        (b"x" * (3 * 1024 * 1024), 413, "too large"),
+        (None, {}, 400, "no file"),
+        (b"", {}, 400, "empty"),
+        (b"just some text, named photo.jpg", {}, 400, "not an image"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", {}, 400, "not an image"),
+        ("ico", {}, 400, "unsupported image format ICO"),
+        ("truncated", {}, 400, "corrupt"),
+        ("bomb", {}, 400, "too large to decode"),
+        (b"x" * (3 * 1024 * 1024), {}, 413, "file too large"),
+        ("photo", {"beam": "0"}, 400, "beam must be a whole number from 1 to 10"),
+        ("photo", {"beam": "11"}, 400, "beam must be"),
+        ("photo", {"beam": "two"}, 400, "beam must be"),
+        ("photo", {"beam": "2.5"}, 400, "beam must be"),
     ],
+    ids=["no-file", "empty", "text", "svg", "ico", "truncated", "bomb", "too-many-bytes", "beam-0", "beam-11",
+         "beam-word", "beam-float"],
 )
-def test_bad_uploads_get_json_errors(client, data, status, message):
-    response = upload(client, data)
+def test_bad_uploads_get_a_json_error_that_names_the_problem(client, spec, data, fields, status, message):
+    data = {"ico": ico, "bomb": bomb, "photo": photo_bytes,
+            "truncated": lambda: photo_bytes(size=(400, 300))[:600]}.get(data, lambda: data)() \
+        if isinstance(data, str) else data
+    response = upload(client, data, **fields)
     assert response.status_code == status
-    assert message in response.get_json()["error"]
+    body = response.get_json()
+    conforms(spec, body, "Error")
+    assert message in body["error"]
 
 
-def test_missing_file_field(client):
-    response = client.post("/api/caption", data={"other": "x"}, content_type="multipart/form-data")
-    assert response.status_code == 400 and "no file" in response.get_json()["error"]
+def test_a_bad_upload_on_the_page_shows_the_error_escaped(client):
+    response = upload(client, photo_bytes(), path="/", beam="<script>x</script>")
+    assert response.status_code == 400
+    assert b"beam must be" in response.data and b"<script>x</script>" not in response.data
+    assert b"&lt;script&gt;" in response.data
 
 
-def test_form_post_of_a_bad_file_shows_the_error_on_the_page(client):
-    response = upload(client, b"not a photo", path="/")
-    assert response.status_code == 400 and b"not an image" in response.data
+def test_unknown_routes_and_methods_are_json(client, spec):
+    missing = client.get("/nope")
+    assert missing.status_code == 404 and "not found: /nope" in missing.get_json()["error"]
+    wrong = client.get("/api/caption")
+    assert wrong.status_code == 405 and "GET" in wrong.get_json()["error"]
+    conforms(spec, wrong.get_json(), "Error")
 
 
-def test_unknown_route_is_json_404(client):
-    response = client.get("/nope")
-    assert response.status_code == 404 and "error" in response.get_json()
+def test_security_headers(client):
+    headers = client.get("/").headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_large_uploads_stay_in_memory(client, monkeypatch):
+    import werkzeug.formparser as formparser
+
+    def no_disk(*args, **kwargs):
+        raise AssertionError("the upload was spooled to a temporary file")
+
+    monkeypatch.setattr(formparser, "SpooledTemporaryFile", no_disk)
+    monkeypatch.setattr(formparser, "TemporaryFile", no_disk, raising=False)
+    big = photo_bytes("yellow", "BMP", size=(800, 600))  # 1.4 MB, over Werkzeug's 500 KB spool threshold
+    assert len(big) > 1024 * 1024
+    assert upload(client, big).status_code == 200
+
+
+def test_the_openapi_description_lists_exactly_the_app_s_routes(app, spec):
+    routes = {
+        (rule.rule, method.lower())
+        for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    documented = {(path, method) for path, item in spec["paths"].items() for method in item}
+    assert documented == routes - {("/", "get"), ("/", "post")}  # the page is HTML, not API
 
 
 def test_app_without_a_model_refuses_to_start(tmp_path):

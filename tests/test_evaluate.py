@@ -42,11 +42,18 @@ def test_evaluate_model_on_the_colour_model(trained_colour_model, tmp_path):
 def test_evaluate_command_writes_json_with_the_documented_keys(trained_colour_model, tmp_path):
     root, model_dir, _ = trained_colour_model
     out = tmp_path / "scores.json"
-    result = captioner("evaluate", "--data", root, "--model", model_dir, "--split", "test", "--beam", 2,
-                       "--cache", tmp_path / "cache", "--out", out)
+    import shutil as sh
+
+    model_copy = tmp_path / "model"
+    sh.copytree(model_dir, model_copy)
+    result = captioner("evaluate", "--data", root, "--model", model_copy, "--split", "test", "--beam", 2,
+                       "--cache", tmp_path / "cache", "--out", out, "--record", "test_beam2")
     assert result.returncode == 0, result.stderr
     assert "BLEU-4" in result.stdout
     scores = json.loads(out.read_text())
     for key in ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "cider", "images", "beam", "encoder", "samples"):
         assert key in scores
     assert scores["beam"] == 2 and scores["images"] == 4
+    card = json.loads((model_copy / "model_card.json").read_text())
+    assert card["metrics"]["test_beam2"]["bleu_4"] == scores["bleu_4"]
+    assert "samples" not in card["metrics"]["test_beam2"]

@@ -1,0 +1,116 @@
+// Progressive enhancement: without JavaScript the form posts and the server renders the caption.
+// With it: drag and drop, an instant preview, the caption fetched from the JSON API, and a copy button.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("upload");
+  const input = document.getElementById("image");
+  const dropzone = document.getElementById("dropzone");
+  const beam = document.getElementById("beam");
+  const submit = document.getElementById("submit");
+  const error = document.getElementById("error");
+  const result = document.getElementById("result");
+  const preview = document.getElementById("preview");
+  const caption = document.getElementById("caption");
+  const candidates = document.getElementById("candidates");
+  const timing = document.getElementById("timing");
+  const copy = document.getElementById("copy");
+  const copied = document.getElementById("copied");
+
+  copy.hidden = !navigator.clipboard && !document.queryCommandSupported?.("copy");
+  if (caption.textContent.trim()) copy.hidden = false;
+
+  function showError(message) {
+    error.textContent = message;
+    error.hidden = false;
+  }
+
+  function showPreview(file) {
+    if (preview.dataset.url) URL.revokeObjectURL(preview.dataset.url);
+    preview.dataset.url = URL.createObjectURL(file);
+    preview.src = preview.dataset.url;
+    preview.alt = "Your photo";
+    preview.hidden = false;
+  }
+
+  input.addEventListener("change", () => {
+    if (input.files.length) {
+      dropzone.querySelector(".dropzone-title").textContent = input.files[0].name;
+      showPreview(input.files[0]);
+      result.hidden = false;
+      caption.textContent = "";
+      candidates.replaceChildren();
+      timing.textContent = "";
+    }
+  });
+
+  ["dragenter", "dragover"].forEach((type) => dropzone.addEventListener(type, (event) => {
+    event.preventDefault();
+    dropzone.classList.add("dragging");
+  }));
+  ["dragleave", "drop"].forEach((type) => dropzone.addEventListener(type, () => dropzone.classList.remove("dragging")));
+  dropzone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+      input.dispatchEvent(new Event("change"));
+    }
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!input.files.length) {
+      showError("Choose a photo first.");
+      return;
+    }
+    error.hidden = true;
+    submit.disabled = true;
+    submit.textContent = "Captioning…";
+    result.setAttribute("aria-busy", "true");
+    const body = new FormData();
+    body.append("image", input.files[0]);
+    body.append("beam", beam.value);
+    try {
+      const response = await fetch("/api/caption", { method: "POST", body });
+      const data = await response.json();
+      if (!response.ok) {
+        showError(data.error || `The server answered ${response.status}.`);
+        return;
+      }
+      caption.textContent = data.caption;
+      preview.alt = `Your photo: ${data.caption}`;
+      candidates.replaceChildren(...data.candidates.map((c) => {
+        const item = document.createElement("li");
+        const text = document.createElement("span");
+        text.className = "candidate";
+        text.textContent = c.caption;
+        const probability = document.createElement("span");
+        probability.className = "probability";
+        probability.textContent = `${(Math.exp(c.log_prob) * 100).toFixed(1)}%`;
+        item.append(text, " ", probability);
+        return item;
+      }));
+      timing.textContent = `Captioned in ${data.timing_ms.total} ms (beam ${data.model.beam}).`;
+      copy.hidden = false;
+      copied.textContent = "";
+    } catch (failure) {
+      showError("The server could not be reached. Try again.");
+    } finally {
+      submit.disabled = false;
+      submit.textContent = "Caption it";
+      result.removeAttribute("aria-busy");
+    }
+  });
+
+  copy.addEventListener("click", async () => {
+    const text = caption.textContent.trim();
+    if (!text) return;
+    const alt = text.charAt(0).toUpperCase() + text.slice(1) + ".";
+    try {
+      await navigator.clipboard.writeText(alt);
+      copied.textContent = "Copied.";
+    } catch {
+      copied.textContent = `Copy this: ${alt}`;
+    }
+  });
+});

@@ -1,0 +1,144 @@
+"""The app as users meet it: a real server on a free port, over HTTP, and in a real headless browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from captioner.data import REPO_ROOT
+
+ARTIFACTS = REPO_ROOT / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(command: list[str], env: dict, port: int, timeout: float = 90) -> subprocess.Popen:
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{process.stdout.read()}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return process
+        except (requests.ConnectionError, requests.Timeout):  # gunicorn accepts before its worker is ready
+            time.sleep(0.3)
+    stop_server(process)
+    raise RuntimeError("server did not answer /health in time")
+
+
+def stop_server(process: subprocess.Popen) -> str:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+    return output
+
+
+@pytest.fixture(scope="module")
+def gunicorn_server(trained_colour_model):
+    """gunicorn as the Procfile runs it, on a free loopback port."""
+    _, model_dir, _ = trained_colour_model
+    port = free_port()
+    procfile = (REPO_ROOT / "Procfile").read_text().split(":", 1)[1].strip()
+    command = procfile.replace("0.0.0.0:$PORT", f"127.0.0.1:{port}").replace("${WEB_CONCURRENCY:-1}", "1")
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    args = [gunicorn if word == "gunicorn" else word.strip("'") for word in command.split()]
+    process = start_server(args, {"CAPTIONER_MODEL": str(model_dir)}, port)
+    yield f"http://127.0.0.1:{port}"
+    stop_server(process)
+
+
+@pytest.fixture(scope="module")
+def dev_server(trained_colour_model):
+    """``python app.py`` with HOST and PORT from the environment."""
+    _, model_dir, _ = trained_colour_model
+    port = free_port()
+    process = start_server([sys.executable, "app.py"], {"CAPTIONER_MODEL": str(model_dir), "PORT": str(port),
+                                                         "HOST": "127.0.0.1"}, port)
+    yield f"http://127.0.0.1:{port}"
+    stop_server(process)
+
+
+def test_gunicorn_captions_a_full_size_photo_over_http(gunicorn_server, photos):
+    with open(photos[0], "rb") as photo:
+        response = requests.post(f"{gunicorn_server}/api/caption", files={"image": (photos[0].name, photo)},
+                                 data={"beam": "2"}, timeout=60)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["caption"].split()) >= 2 and len(body["candidates"]) == 2
+    bad = requests.post(f"{gunicorn_server}/api/caption", files={"image": ("x.jpg", b"nope")}, timeout=30)
+    assert bad.status_code == 400 and "not an image" in bad.json()["error"]
+    assert requests.get(f"{gunicorn_server}/health", timeout=10).json()["status"] == "ok"
+
+
+def test_python_app_py_serves_the_page(dev_server):
+    page = requests.get(dev_server, timeout=10)
+    assert page.status_code == 200 and 'name="image"' in page.text
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.skip("no Chromium: apt-get install chromium (CI's .ci/run installs it)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (requirements-dev.txt)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_browser_uploads_a_photo_and_reads_the_caption(browser, dev_server, photos):
+    page = browser.new_page(viewport={"width": 900, "height": 1100})
+    page.goto(dev_server)
+    page.set_input_files("#image", str(photos[4]))
+    assert page.locator("#preview").is_visible()
+    page.select_option("#beam", "3")
+    page.click("#submit")
+    page.wait_for_function("document.querySelector('#caption').textContent.trim().length > 0", timeout=60_000)
+    caption = page.locator("#caption").text_content().strip()
+    assert len(caption.split()) >= 2
+    assert page.locator("#candidates li").count() == 3
+    assert page.locator("#copy").is_visible()
+    assert page.get_attribute("#preview", "alt") == f"Your photo: {caption}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-caption.png"), full_page=True)
+    print(f"screenshot: {ARTIFACTS / 'browser-caption.png'}")
+
+
+def test_without_javascript_the_form_post_shows_the_caption(browser, dev_server, photos):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(dev_server)
+    page.set_input_files("#image", str(photos[1]))
+    page.click("#submit")
+    page.wait_for_load_state()
+    assert len(page.locator("#caption").text_content().split()) >= 2
+    assert page.locator("#candidates li").count() == 3
+    page.screenshot(path=str(ARTIFACTS / "browser-no-javascript.png"), full_page=True)
+    context.close()

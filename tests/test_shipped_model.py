@@ -1,0 +1,63 @@
+"""The model the repository ships in model/: it loads, it captions real photos, and it still scores what
+its model card says."""
+
+import json
+import shutil
+
+import pytest
+
+from captioner.data import REPO_ROOT
+from captioner.model import load_card
+
+MODEL_DIR = REPO_ROOT / "model"
+# Greedy decoding is deterministic; the tolerance covers float differences across machines and libraries.
+TOLERANCE = 0.01
+
+
+@pytest.fixture(scope="module")
+def card():
+    return load_card(MODEL_DIR)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from captioner.pipeline import Captioner
+
+    return Captioner(MODEL_DIR)
+
+
+def test_the_card_records_what_the_model_needs_and_how_it_scores(card):
+    assert card["encoder"]["name"].startswith("efficientnet_lite")
+    assert card["encoder"]["weights_licence"] == "Apache-2.0"
+    test = card["metrics"]["test_beam3"]
+    assert test["images"] == 1000 and test["split"] == "test"
+    for key in ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "cider", "distinct_captions"):
+        assert 0 < test[key] < 2
+    assert test["distinct_captions"] >= 0.6, "a captioner that says the same thing to every photo is broken"
+
+
+def test_the_model_folder_is_small(card):
+    size = sum(p.stat().st_size for p in MODEL_DIR.iterdir())
+    assert size < 60 * 1024 * 1024
+    assert {card["files"][k] for k in card["files"]} <= {p.name for p in MODEL_DIR.iterdir()}
+
+
+def test_real_photos_get_sensible_captions(shipped, photos):
+    by_name = {p.name: p for p in photos}
+    dogs = [by_name[n] for n in ("1117972841_2b9261f95f.jpg", "123889082_d3751e0350.jpg")]
+    results = list(shipped.caption_sources(dogs, beam_size=3))
+    for result in results:
+        assert result.error is None and "dog" in result.caption.split(), result.caption
+        assert [lp for _, lp in result.candidates] == sorted((lp for _, lp in result.candidates), reverse=True)
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="coco-caption needs Java (default-jre-headless)")
+def test_regression_greedy_on_100_test_photos_scores_what_the_card_says(card, shipped, flickr8k_root, tmp_path):
+    from captioner.evaluate import evaluate_model
+
+    recorded = card["metrics"]["test_greedy_first100"]
+    result = evaluate_model(MODEL_DIR, flickr8k_root, "test", beam_size=1, limit=100, cache_dir=tmp_path,
+                            captioner=shipped)
+    assert result["images"] == recorded["images"] == 100
+    for key in ("bleu_1", "bleu_4", "meteor", "cider"):
+        assert result[key] == pytest.approx(recorded[key], abs=TOLERANCE), (key, json.dumps(result)[:300])
