@@ -41,7 +41,10 @@ def score_captions(candidates: dict[str, str], references: dict[str, list[str]],
     bleu, _ = Bleu(4).compute_score(refs, cands, verbose=0)
     scores = {f"bleu_{i + 1}": float(b) for i, b in enumerate(bleu)}
     scores["rouge_l"] = float(Rouge().compute_score(refs, cands)[0])
-    scores["cider"] = float(Cider().compute_score(refs, cands)[0])
+    cider, per_image = Cider().compute_score(refs, cands)
+    scores["cider"] = float(cider)
+    # Cider keeps the order of the dict it was given, which is ``names`` (sorted).
+    scores["per_image_cider"] = {n: round(float(c), 4) for n, c in zip(refs, per_image)}
     if meteor:
         scorer = Meteor()
         try:
@@ -88,7 +91,20 @@ def evaluate_model(
         "samples": [
             {"image": n, "caption": captions[n], "references": data.captions[n]} for n in names[:samples]
         ],
+        "per_image": {n: {"caption": captions[n], "cider": scores["per_image_cider"][n]} for n in names},
     }
+
+
+def record_metrics(model_dir: str | Path, key: str, result: dict) -> None:
+    """Store a result (without its samples) under ``metrics[key]`` in the model card, atomically."""
+    import json
+
+    from .io import write_atomically
+    from .model import CARD_FILE, load_card
+
+    card = load_card(model_dir)
+    card.setdefault("metrics", {})[key] = {k: v for k, v in result.items() if k not in ("samples", "per_image")}
+    write_atomically(Path(model_dir) / CARD_FILE, json.dumps(card, indent=2).encode())
 
 
 def format_scores(result: dict) -> str:

@@ -38,7 +38,8 @@ def main() -> None:
             print(f"{args.model.name} {args.split} beam {beam} penalty {penalty}: {format_scores(result)}", flush=True)
             if args.out:
                 with open(args.out, "a") as out:
-                    out.write(json.dumps({"model": args.model.name, **result, "samples": result["samples"][:3]}) + "\n")
+                    summary = {k: v for k, v in result.items() if k != "per_image"}
+                    out.write(json.dumps({"model": args.model.name, **summary, "samples": result["samples"][:3]}) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,95 @@
+"""Figures and tables for the notebook: what the data, the training and the captions look like.
+
+Only presentation lives here; every number comes from the other modules. Photos are shown downscaled so
+the committed notebook stays small.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from .data import CaptionSet
+from .images import load_rgb
+
+# Published Flickr8k test figures (fractions), for the comparison table.
+PUBLISHED = {
+    "Brownlee merge tutorial": {"bleu_1": 0.579, "bleu_4": 0.131},
+    "Tanti et al. 2018, merge": {"bleu_4": 0.178, "meteor": 0.193, "cider": 0.469},
+    "Show, Attend and Tell (soft)": {"bleu_1": 0.670, "bleu_4": 0.195, "meteor": 0.189},
+}
+TARGETS = {"bleu_1": 0.62, "bleu_4": 0.20, "meteor": 0.20, "cider": 0.52}
+
+
+def show_photos(data: CaptionSet, names: Sequence[str], captions: dict[str, str] | None = None, size: int = 160):
+    """A grid of photos, each with its reference captions (and a generated one, if given)."""
+    import matplotlib.pyplot as plt
+
+    columns = min(len(names), 3)
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.6 * rows), squeeze=False)
+    for axis, name in zip(axes.ravel(), names):
+        axis.imshow(load_rgb(data.image_path(name), (size, size)))
+        lines = [f"model: {captions[name]}"] if captions else []
+        lines += [f"- {c}" for c in data.captions[name]]
+        axis.set_title("\n".join(_wrap(line, 48) for line in lines), fontsize=7.5, loc="left")
+        axis.axis("off")
+    for axis in axes.ravel()[len(names):]:
+        axis.axis("off")
+    figure.tight_layout()
+    return figure
+
+
+def plot_text_statistics(tokenized: dict[str, list[list[str]]], top: int = 25):
+    """Caption lengths, and the most frequent words."""
+    import matplotlib.pyplot as plt
+
+    lengths = [len(c) for captions in tokenized.values() for c in captions]
+    counts = Counter(w for captions in tokenized.values() for c in captions for w in c)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6))
+    left.hist(lengths, bins=range(0, max(lengths) + 2), color="#0b5fff")
+    left.set(xlabel="words per caption", ylabel="captions", title=f"caption length (mean {np.mean(lengths):.1f})")
+    words, frequencies = zip(*counts.most_common(top))
+    right.bar(words, frequencies, color="#0b5fff")
+    right.set(title=f"{top} most frequent of {len(counts):,} words")
+    right.tick_params(axis="x", rotation=70, labelsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def plot_history(history: dict):
+    """Training and dev loss per epoch."""
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.5, 3.6))
+    epochs = range(1, len(history["loss"]) + 1)
+    axis.plot(epochs, history["loss"], "o-", label="train")
+    axis.plot(epochs, history["val_loss"], "o-", label="dev")
+    best = int(np.argmin(history["val_loss"])) + 1
+    axis.axvline(best, color="grey", linestyle=":", label=f"best dev (epoch {best})")
+    axis.set(xlabel="epoch", ylabel="loss (cross-entropy)", title="training")
+    axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def comparison_table(result: dict, label: str = "this model"):
+    """Our scores beside the published ones and the targets, as a pandas DataFrame."""
+    import pandas as pd
+
+    columns = ["bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "cider"]
+    rows = {label: {k: result.get(k) for k in columns}, **PUBLISHED, "targets": TARGETS}
+    return pd.DataFrame.from_dict(rows, orient="index")[columns].rename(columns=str.upper).round(3)
+
+
+def best_and_worst(per_image: dict[str, dict], count: int = 3) -> tuple[list[str], list[str]]:
+    """The photos with the highest and the lowest per-image CIDEr."""
+    ranked = sorted(per_image, key=lambda n: per_image[n]["cider"])
+    return ranked[-count:][::-1], ranked[:count]
+
+
+def _wrap(text: str, width: int) -> str:
+    return textwrap.fill(text, width, subsequent_indent="  ")

@@ -1,0 +1,37 @@
+"""The deploy files agree with each other and with this project's Python."""
+
+import json
+import re
+import sys
+
+from captioner.data import REPO_ROOT
+
+
+def test_runtime_txt_and_python_version_pin_the_same_python():
+    runtime = (REPO_ROOT / "runtime.txt").read_text().strip()
+    pinned = (REPO_ROOT / ".python-version").read_text().strip()
+    assert runtime == f"python-{pinned}"
+    # TensorFlow 2.21 has wheels for 3.11-3.13 only; Heroku's default (3.14) has none.
+    assert pinned in {"3.11", "3.12", "3.13"}
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" == pinned
+
+
+def test_procfile_runs_gunicorn_on_port_with_a_timeout_that_covers_loading():
+    web = (REPO_ROOT / "Procfile").read_text().strip()
+    assert web.startswith("web: gunicorn ") and "0.0.0.0:$PORT" in web and "'app:create_app()'" in web
+    assert int(re.search(r"--timeout (\d+)", web).group(1)) >= 60
+    assert "--preload" not in web, "TensorFlow does not survive a fork: each worker loads its own model"
+
+
+def test_app_json_asks_for_a_dyno_the_server_fits():
+    app = json.loads((REPO_ROOT / "app.json").read_text())
+    assert app["buildpacks"] == [{"url": "heroku/python"}]
+    assert app["formation"]["web"]["size"] in {"standard-2x", "performance-m", "performance-l"}
+    assert app["env"]["WEB_CONCURRENCY"]["value"] == "1"
+
+
+def test_every_serving_requirement_is_pinned():
+    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][\w.+]*", line), line
