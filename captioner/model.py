@@ -222,14 +222,14 @@ def save_model(network, vocab: Vocabulary, card: dict, folder: str | Path) -> Pa
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    # save_weights would also store the optimizer's moments (twice the weights again); a clone built
-    # from the JSON has no optimizer, so the file holds only what inference needs.
-    architecture = network.to_json(indent=1)
-    inference_copy = keras.models.model_from_json(architecture)
+    # A trained model's JSON carries its compile settings, and its weights file the optimizer's moments
+    # (twice the weights again). A copy rebuilt from the bare config has neither: the artifacts hold only
+    # what inference needs.
+    inference_copy = keras.Model.from_config(network.get_config())
     inference_copy.set_weights(network.get_weights())
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         inference_copy.save_weights(str(tmp))
-    write_atomically(folder / ARCHITECTURE_FILE, architecture.encode())
+    write_atomically(folder / ARCHITECTURE_FILE, inference_copy.to_json(indent=1).encode())
     vocab.save(folder / VOCAB_FILE)
     write_atomically(folder / CARD_FILE, json.dumps(card, indent=2).encode())
     return folder

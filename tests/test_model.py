@@ -145,3 +145,12 @@ def test_greedy_decoding_stops_at_end_or_max_length():
             return t
 
     assert greedy_decode(Scripted(), np.zeros((2, 3)), max_length=6) == [[5, 5], [6, 6, 6, 6, 6]]
+
+
+def test_artifacts_hold_no_training_state(trained_colour_model):
+    import h5py
+
+    _, out, _ = trained_colour_model
+    assert not json.loads((out / "caption_model.json").read_text()).get("compile_config")
+    with h5py.File(out / "caption_model.weights.h5") as weights:
+        assert "optimizer" not in weights, "the optimizer's moments would triple the file"
