@@ -100,7 +100,7 @@ def beam_search(
     """The ``beam_size`` best captions of every image, best first.
 
     All images and all their beams go through the stepper as one batch of ``images * beam_size`` rows.
-    A beam that has said ``<end>`` is kept, frozen, until every beam of every image has ended or
+    Captions have at least one word. A beam that has said ``<end>`` is kept, frozen, until every beam of every image has ended or
     ``max_length`` (which counts ``<start>`` and ``<end>``) is reached; captions cut off at the limit
     are returned as they are.
     """
@@ -112,9 +112,11 @@ def beam_search(
     scores = np.tile(np.r_[0.0, np.full(beams - 1, -np.inf)], images)
     history = np.zeros((images * beams, 0), dtype=np.int64)
     finished = np.zeros(images * beams, dtype=bool)
-    for _ in range(max_length - 1):
+    for step in range(max_length - 1):
         log_probs, state = stepper.step(state, words)
         log_probs[:, list(BANNED_IDS)] = -np.inf
+        if step == 0:
+            log_probs[:, END_ID] = -np.inf  # a caption has at least one word
         # A finished beam may only "continue" with padding, at no cost, so it keeps its score.
         log_probs[finished] = -np.inf
         log_probs[finished, PAD_ID] = 0.0

@@ -37,7 +37,7 @@ def random_tables(images, seed, vocab=7):
 def exhaustive_best(table, max_length, length_penalty):
     """Every caption of up to max_length - 2 words, ended or cut off, scored as beam search scores it."""
     best, best_score = None, -np.inf
-    for n in range(0, max_length):
+    for n in range(1, max_length):  # at least one word
         for words in itertools.product(WORDS, repeat=n):
             sequence = [START_ID, *words]
             log_prob = sum(table[a, b] for a, b in zip(sequence, sequence[1:]))
@@ -53,7 +53,7 @@ def exhaustive_best(table, max_length, length_penalty):
 @pytest.mark.parametrize("seed", range(5))
 def test_a_beam_wide_enough_finds_the_exact_best_caption(seed, length_penalty):
     tables = random_tables(3, seed)
-    max_length = 4  # three steps: 1 + 3 + 9 ended and 27 cut-off captions, all inside a beam of 64
+    max_length = 4  # three steps: 3 + 9 ended and 27 cut-off captions, all inside a beam of 64
     results = beam_search(MarkovStepper(tables), np.zeros((3, 1)), max_length, beam_size=64,
                           length_penalty=length_penalty)
     for image, candidates in enumerate(results):
@@ -75,15 +75,24 @@ def test_candidates_are_distinct_sorted_and_their_log_probs_are_the_model_s(seed
 
 def test_length_penalty_prefers_the_longer_caption_when_its_words_are_likelier():
     table = np.full((7, 7), -np.inf)
-    table[START_ID, END_ID] = np.log(0.4)  # the empty caption: log 0.4 = -0.92 in one step
-    table[START_ID, 4] = np.log(0.6)
-    table[4, 5] = 0.0
+    table[START_ID, 4] = 0.0
+    table[4, END_ID] = np.log(0.4)  # "4": log 0.4 = -0.92 over two steps
+    table[4, 5] = np.log(0.6)
     table[5, 6] = 0.0
     table[6, END_ID] = np.log(0.5)  # "4 5 6": log 0.3 = -1.20 over four steps
     stepper = MarkovStepper(table[None])
     raw = beam_search(stepper, np.zeros((1, 1)), 6, beam_size=2, length_penalty=0.0)[0]
     normalised = beam_search(stepper, np.zeros((1, 1)), 6, beam_size=2, length_penalty=1.0)[0]
-    assert raw[0].ids == [] and normalised[0].ids == [4, 5, 6]
+    assert raw[0].ids == [4] and normalised[0].ids == [4, 5, 6]
+
+
+def test_a_caption_is_never_empty():
+    table = np.full((7, 7), -np.inf)
+    table[START_ID, END_ID] = np.log(0.99)  # the model would rather say nothing
+    table[START_ID, 4] = np.log(0.01)
+    table[4, END_ID] = 0.0
+    for beam in (1, 3):
+        assert beam_search(MarkovStepper(table[None]), np.zeros((1, 1)), 6, beam_size=beam)[0][0].ids == [4]
 
 
 def test_beam_search_on_the_trained_model_names_the_colour(trained_colour_model):
