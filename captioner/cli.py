@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="rank candidates by log-probability / length**P (default 0)")
     evaluate.add_argument("--limit", type=_positive_int, help="only the first N images of the split")
     evaluate.add_argument("--out", type=Path, help="write the scores as JSON here")
+    evaluate.add_argument("--record", metavar="NAME", help="also store the scores in the model card as metrics.NAME")
     evaluate.set_defaults(run=run_evaluate)
 
     caption = commands.add_parser("caption", help="caption photos: prints IMAGE<TAB>caption per line")
@@ -139,7 +140,7 @@ def run_train(args) -> int:
 def run_evaluate(args) -> int:
     import json
 
-    from .evaluate import evaluate_model, format_scores
+    from .evaluate import evaluate_model, format_scores, record_metrics
     from .io import write_atomically
 
     result = evaluate_model(args.model, args.data, args.split, args.beam, args.length_penalty, args.limit, args.cache)
@@ -148,6 +149,9 @@ def run_evaluate(args) -> int:
     if args.out:
         write_atomically(args.out, json.dumps(result, indent=2).encode())
         print(f"wrote {args.out}")
+    if args.record:
+        record_metrics(args.model, args.record, result)
+        print(f"recorded in {args.model / 'model_card.json'} as metrics.{args.record}")
     return 0
 
 

@@ -117,10 +117,11 @@ def test_browser_uploads_a_photo_and_reads_the_caption(browser, dev_server, phot
     page = browser.new_page(viewport={"width": 900, "height": 1100})
     page.goto(dev_server)
     page.set_input_files("#image", str(photos[4]))
-    assert page.locator("#preview").is_visible()
+    page.wait_for_selector("#preview", state="visible", timeout=10_000)
     page.select_option("#beam", "3")
     page.click("#submit")
-    page.wait_for_function("document.querySelector('#caption').textContent.trim().length > 0", timeout=60_000)
+    # A selector wait: the page's Content-Security-Policy forbids the eval behind wait_for_function.
+    page.wait_for_selector("#candidates li", timeout=60_000)
     caption = page.locator("#caption").text_content().strip()
     assert len(caption.split()) >= 2
     assert page.locator("#candidates li").count() == 3

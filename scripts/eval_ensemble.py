@@ -1,0 +1,46 @@
+"""Score an ensemble of trained decoders that share one encoder: their next-word probabilities averaged.
+
+    .venv/bin/python scripts/eval_ensemble.py runs/A runs/B [...] --split dev --beam 3 --penalty 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from captioner import CaptionerError  # noqa: E402
+from captioner.decode import EnsembleStepper  # noqa: E402
+from captioner.evaluate import evaluate_model, format_scores  # noqa: E402
+from captioner.pipeline import Captioner  # noqa: E402
+
+
+class EnsembleFeatures(EnsembleStepper):
+    """Members share the encoder, so each gets the same features."""
+
+    def start(self, features):
+        return super().start([features] * len(self.members))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", type=Path, nargs="+")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--beam", type=int, default=3)
+    parser.add_argument("--penalty", type=float, default=0.0)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    members = [Captioner(m) for m in args.models]
+    if len({m.model.encoder_name for m in members}) != 1 or len({tuple(m.model.vocab.words) for m in members}) != 1:
+        raise CaptionerError("ensemble members must share the encoder and the vocabulary")
+    ensemble = members[0]
+    ensemble.stepper = EnsembleFeatures([m.stepper for m in members])
+    result = evaluate_model(args.models[0], None, args.split, args.beam, args.penalty, captioner=ensemble)
+    print(f"ensemble of {len(members)} {args.split} beam {args.beam} penalty {args.penalty}: {format_scores(result)}")
+
+
+if __name__ == "__main__":
+    main()
