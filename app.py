@@ -68,7 +68,9 @@ def create_app(config: dict | None = None) -> Flask:
 def load_captioner(model_dir: str | Path):
     from captioner.pipeline import Captioner
 
-    return Captioner(model_dir)
+    captioner = Captioner(model_dir)
+    captioner.warm_up()
+    return captioner
 
 
 # --- page ------------------------------------------------------------------------------------------

@@ -152,6 +152,11 @@ class Captioner:
         self.encoder = encoder or load_encoder(Path(model_dir), self.model.encoder_name)
         self.stepper = NumpyMergeDecoder.from_file(Path(model_dir) / WEIGHTS_FILE)
 
+    def warm_up(self) -> None:
+        """Run one blank photo through, so the first real request does not pay for graph tracing (~0.8 s)."""
+        side = self.encoder.spec.input_size
+        self.caption_features(self.encoder.encode(np.zeros((1, side, side, 3), np.uint8)), beam_size=1)
+
     def caption_features(
         self, features: np.ndarray, beam_size: int = 1, length_penalty: float = 0.0
     ) -> list[list[tuple[str, float]]]:
