@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import logging
 import os
 import sys
@@ -66,7 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def load_captioner(model_dir: str | Path):
-    from captioner.pipeline import Captioner
+    from captioner.serving import Captioner
 
     captioner = Captioner(model_dir)
     captioner.warm_up()
@@ -196,7 +195,7 @@ def security_headers(response):
 
 
 def _card() -> dict:
-    return current_app.extensions["captioner"].model.card
+    return current_app.extensions["captioner"].card
 
 
 def _default_beam() -> int:

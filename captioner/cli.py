@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--record", metavar="NAME", help="also store the scores in the model card as metrics.NAME")
     evaluate.set_defaults(run=run_evaluate)
 
+    export = commands.add_parser("export", help="write the ONNX encoder the lean runtime serves, checked against Keras")
+    export.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: model/)")
+    export.add_argument("--photos", type=Path, nargs="*", default=[], help="photos to check parity on")
+    export.set_defaults(run=run_export)
+
     caption = commands.add_parser("caption", help="caption photos: prints IMAGE<TAB>caption per line")
     caption.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     caption.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: model/)")
@@ -155,8 +160,25 @@ def run_evaluate(args) -> int:
     return 0
 
 
+def run_export(args) -> int:
+    import numpy as np
+
+    from .encoders import load_encoder
+    from .export import export_onnx_encoder
+    from .images import load_rgb
+    from .model import load_card
+
+    name = load_card(args.model)["encoder"]["name"]
+    encoder = load_encoder(args.model, name)
+    size = (encoder.spec.input_size,) * 2
+    photos = np.stack([load_rgb(p, size) for p in args.photos]) if args.photos else None
+    path = export_onnx_encoder(encoder, args.model, photos)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB), features within 1e-4 of Keras")
+    return 0
+
+
 def run_caption(args) -> int:
-    from .pipeline import Captioner
+    from .serving import Captioner
 
     captioner = Captioner(args.model)
     failures = 0

@@ -17,7 +17,8 @@ import numpy as np
 from . import CaptionerError
 from .data import load_captions
 from .features import extract_features
-from .pipeline import Captioner, split_images
+from .pipeline import split_images
+from .serving import Captioner
 from .text import clean_caption
 
 METRICS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
@@ -86,7 +87,7 @@ def evaluate_model(
         "split": split,
         "beam": beam_size,
         "length_penalty": length_penalty,
-        "encoder": captioner.model.encoder_name,
+        "encoder": captioner.encoder_name,
         "decode_seconds": round(seconds, 1),
         "samples": [
             {"image": n, "caption": captions[n], "references": data.captions[n]} for n in names[:samples]

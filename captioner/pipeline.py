@@ -1,6 +1,7 @@
 """The stages joined up: what the CLI and the notebook run, so neither holds logic of its own.
 
-``train_captioner`` goes data -> text -> features -> model -> ``model/``; ``Captioner`` captions
+``train_captioner`` goes data -> text -> features -> model -> ``model/`` (with the ONNX encoder the lean
+runtime serves); ``Captioner`` (from :mod:`captioner.serving`) captions
 photos with a trained folder and the encoder its card names.
 """
 
@@ -9,29 +10,26 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
 from . import CaptionerError
 from .data import CaptionSet, load_captions
-from .decode import beam_search, caption_text
-from .encoders import Encoder, build_encoder, get_encoder_spec, load_encoder, save_encoder
+from .encoders import build_encoder, get_encoder_spec, save_encoder
+from .export import export_onnx_encoder
 from .features import extract_features
-from .images import MAX_PIXELS, ImageError, load_rgb
+from .images import load_rgb
 from .model import (
-    WEIGHTS_FILE,
     CaptionModel,
     ModelConfig,
     TrainConfig,
     build_model,
     caption_examples,
-    load_model,
     model_card,
     save_model,
     train_model,
 )
-from .numpy_decoder import NumpyMergeDecoder
+from .serving import Captioner  # noqa: F401  (re-exported: the notebook and CLI caption through it)
 from .text import Vocabulary, clean_caption
 
 
@@ -116,6 +114,8 @@ def train_captioner(
     )
     save_model(network, vocab, card, out_dir)
     save_encoder(encoder, out_dir)
+    sample = [data.image_path(n) for n in dev_images[:4]]
+    export_onnx_encoder(encoder, out_dir, np.stack([load_rgb(p, (spec.input_size,) * 2) for p in sample]))
     _remove_checkpoints(out_dir / "checkpoints")
     return TrainingRun(CaptionModel(network, vocab, card), history, features, train_images, dev_images)
 
@@ -130,80 +130,3 @@ def _remove_checkpoints(folder: Path) -> None:
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
-
-
-@dataclass
-class CaptionResult:
-    source: str
-    caption: str | None = None
-    candidates: list[tuple[str, float]] = field(default_factory=list)
-    error: str | None = None
-
-
-class Captioner:
-    """Captions photos with a trained model folder, using the encoder its model card names.
-
-    Decoding runs in NumPy over the saved weights (:mod:`captioner.numpy_decoder`), carrying the LSTM
-    state from word to word; it gives the Keras network's words (a test checks it on real data).
-    """
-
-    def __init__(self, model_dir: str | Path, encoder: Encoder | None = None):
-        self.model = load_model(model_dir)
-        self.encoder = encoder or load_encoder(Path(model_dir), self.model.encoder_name)
-        self.stepper = NumpyMergeDecoder.from_file(Path(model_dir) / WEIGHTS_FILE)
-
-    def warm_up(self) -> None:
-        """Run one blank photo through, so the first real request does not pay for graph tracing (~0.8 s)."""
-        side = self.encoder.spec.input_size
-        self.caption_features(self.encoder.encode(np.zeros((1, side, side, 3), np.uint8)), beam_size=1)
-
-    def caption_features(
-        self, features: np.ndarray, beam_size: int = 1, length_penalty: float = 0.0
-    ) -> list[list[tuple[str, float]]]:
-        """For each image, its candidate captions with their log-probabilities, best first."""
-        results = beam_search(self.stepper, features, self.model.vocab.max_length, beam_size, length_penalty)
-        return [[(caption_text(c.ids, self.model.vocab), c.log_prob) for c in candidates] for candidates in results]
-
-    def caption_image(self, data: bytes, beam_size: int = 3, length_penalty: float = 0.0,
-                      max_pixels: int = MAX_PIXELS) -> dict:
-        """One photo's caption, its beam candidates and where the time went; ImageError for bad bytes."""
-        started = time.perf_counter()
-        pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
-        decoded = time.perf_counter()
-        features = self.encoder.encode(pixels[None])
-        encoded = time.perf_counter()
-        candidates = self.caption_features(features, beam_size, length_penalty)[0]
-        done = time.perf_counter()
-        milliseconds = lambda a, b: round((b - a) * 1000, 1)  # noqa: E731
-        return {
-            "caption": candidates[0][0],
-            "candidates": [{"caption": text, "log_prob": round(log_prob, 4)} for text, log_prob in candidates],
-            "timing_ms": {
-                "decode_image": milliseconds(started, decoded),
-                "encode": milliseconds(decoded, encoded),
-                "caption": milliseconds(encoded, done),
-                "total": milliseconds(started, done),
-            },
-        }
-
-    def caption_sources(
-        self, sources: Sequence[str | Path | bytes], batch_size: int = 32, beam_size: int = 1
-    ) -> Iterable[CaptionResult]:
-        """Caption paths or bytes in batches; an unreadable one gets an error, the rest still a caption."""
-        size = (self.encoder.spec.input_size,) * 2
-        for start in range(0, len(sources), batch_size):
-            results, pixels = [], []
-            for source in sources[start:start + batch_size]:
-                label = source if not isinstance(source, bytes) else "<bytes>"
-                try:
-                    pixels.append(load_rgb(source, size))
-                    results.append(CaptionResult(str(label)))
-                except ImageError as error:
-                    results.append(CaptionResult(str(label), error=str(error)))
-            good = [r for r in results if r.error is None]
-            if good:
-                candidates = self.caption_features(self.encoder.encode(np.stack(pixels)), beam_size)
-                for result, image_candidates in zip(good, candidates):
-                    result.caption = image_candidates[0][0]
-                    result.candidates = image_candidates
-            yield from results

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from captioner import CaptionerError  # noqa: E402
 from captioner.decode import EnsembleStepper  # noqa: E402
 from captioner.evaluate import evaluate_model, format_scores  # noqa: E402
-from captioner.pipeline import Captioner  # noqa: E402
+from captioner.serving import Captioner  # noqa: E402
 
 
 class EnsembleFeatures(EnsembleStepper):
@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     members = [Captioner(m) for m in args.models]
-    if len({m.model.encoder_name for m in members}) != 1 or len({tuple(m.model.vocab.words) for m in members}) != 1:
+    if len({m.encoder_name for m in members}) != 1 or len({tuple(m.vocab.words) for m in members}) != 1:
         raise CaptionerError("ensemble members must share the encoder and the vocabulary")
     ensemble = members[0]
     ensemble.stepper = EnsembleFeatures([m.stepper for m in members])

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from captioner.evaluate import evaluate_model, format_scores  # noqa: E402
-from captioner.pipeline import Captioner  # noqa: E402
+from captioner.serving import Captioner  # noqa: E402
 
 
 def main() -> None:

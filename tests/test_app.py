@@ -1,7 +1,6 @@
 """The Flask app through its test client: every route, every bad upload, the OpenAPI description."""
 
 import io
-import json
 
 import jsonschema
 import pytest

@@ -108,7 +108,7 @@ def test_model_card_records_what_the_app_needs(trained_colour_model):
     assert card["data"]["train_images"] == 16 and card["training"]["epochs_run"] >= 1
     assert card["versions"]["keras"].startswith("3.")
     assert {p.name for p in out.iterdir()} == {"caption_model.json", "caption_model.weights.h5", "vocab.json",
-                                                "model_card.json", "encoder.json", "encoder.weights.h5"}
+                                                "model_card.json", "encoder.json", "encoder.weights.h5", "encoder.onnx"}
 
 
 def test_a_folder_without_a_model_is_a_clear_error(tmp_path):

@@ -1,0 +1,86 @@
+"""The lean runtime: no TensorFlow in the serving process, and the same captions as the Keras model."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from captioner import CaptionerError
+from captioner.data import REPO_ROOT
+from captioner.decode import KerasPrefixStepper, beam_search
+from captioner.text import START_ID
+
+MODEL_DIR = REPO_ROOT / "model"
+
+
+def test_answering_a_request_imports_no_tensorflow(photos):
+    script = textwrap.dedent(f"""
+        import sys
+        from app import create_app
+        client = create_app({{"TESTING": True}}).test_client()
+        with open({str(photos[0])!r}, "rb") as photo:
+            response = client.post("/api/caption", data={{"image": (photo, "p.jpg"), "beam": "3"}},
+                                   content_type="multipart/form-data")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "torch")))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def two_paths(flickr8k_root):
+    """200 test photos through the lean runtime and through the Keras model, from the same folder."""
+    from captioner.data import load_captions
+    from captioner.encoders import load_encoder
+    from captioner.images import load_rgb
+    from captioner.model import load_model
+    from captioner.serving import Captioner
+
+    lean = Captioner(MODEL_DIR)
+    keras_model = load_model(MODEL_DIR)
+    keras_encoder = load_encoder(MODEL_DIR, lean.encoder_name)
+    assert type(lean.encoder).__name__ == "OnnxEncoder"
+    names = load_captions(flickr8k_root).split("test")[:200]
+    side = lean.encoder.spec.input_size
+    pixels = np.stack([load_rgb(flickr8k_root / "Images" / n, (side, side)) for n in names])
+    return lean, keras_model, lean.encoder.encode(pixels), keras_encoder.encode(pixels)
+
+
+def test_onnx_features_match_keras_on_200_test_photos(two_paths):
+    _, _, lean_features, keras_features = two_paths
+    assert np.abs(lean_features - keras_features).max() < 1e-4
+
+
+def test_lean_captions_and_probabilities_match_keras_on_200_test_photos(two_paths):
+    lean, keras_model, lean_features, keras_features = two_paths
+    max_length = lean.vocab.max_length
+    keras_captions = beam_search(KerasPrefixStepper(keras_model.network), keras_features, max_length, 1)
+    lean_captions = beam_search(lean.stepper, lean_features, max_length, 1)
+    assert [c[0].ids for c in lean_captions] == [c[0].ids for c in keras_captions]
+    # Next-word probabilities along every greedy prefix, word by word.
+    prefixes = np.full((len(keras_features), 1), START_ID)
+    state = lean.stepper.start(lean_features)
+    for _ in range(8):
+        keras_probs = np.asarray(keras_model.network.predict_on_batch([keras_features, prefixes]))[:, -1]
+        lean_log_probs, state = lean.stepper.step(state, prefixes[:, -1])
+        assert np.abs(np.exp(lean_log_probs) - keras_probs).max() < 1e-4
+        prefixes = np.concatenate([prefixes, keras_probs.argmax(axis=1)[:, None]], axis=1)
+
+
+def test_export_writes_nothing_when_the_onnx_encoder_disagrees(tmp_path):
+    from captioner.encoders import build_encoder
+    from captioner.export import export_onnx_encoder
+    from captioner.serving import OnnxEncoder
+
+    encoder = build_encoder("thumbnail")
+    path = export_onnx_encoder(encoder, tmp_path)
+    pixels = np.random.default_rng(1).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
+    np.testing.assert_allclose(OnnxEncoder(path, encoder.spec).encode(pixels), encoder.encode(pixels), atol=1e-6)
+    path.unlink()
+    with pytest.raises(CaptionerError, match="differs from Keras"):
+        export_onnx_encoder(encoder, tmp_path, tolerance=-1.0)  # nothing can pass: the check must refuse
+    assert list(tmp_path.iterdir()) == []
