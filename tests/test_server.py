@@ -28,17 +28,20 @@ def free_port() -> int:
 def start_server(command: list[str], env: dict, port: int, timeout: float = 90) -> subprocess.Popen:
     process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{process.stdout.read()}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return process
-        except (requests.ConnectionError, requests.Timeout):  # gunicorn accepts before its worker is ready
-            time.sleep(0.3)
-    stop_server(process)
-    raise RuntimeError("server did not answer /health in time")
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{process.stdout.read()}")
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    return process
+            except (requests.ConnectionError, requests.Timeout):  # gunicorn accepts before its worker is ready
+                time.sleep(0.3)
+        raise RuntimeError("server did not answer /health in time")
+    except BaseException:
+        stop_server(process)  # never leave a server behind, whatever went wrong
+        raise
 
 
 def stop_server(process: subprocess.Popen) -> str:
