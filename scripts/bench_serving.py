@@ -1,0 +1,145 @@
+"""This project's serving against the seed projects' way of serving, side by side over HTTP.
+
+    .venv/bin/python scripts/bench_serving.py [--requests 100] [--baseline-requests 20]
+
+(a) This project: gunicorn + the app with the shipped model (ONNX encoder, NumPy decoder), greedy and
+    beam 3.
+(b) The baseline, as the seed projects serve: a Flask app with InceptionV3 (299x299) in TensorFlow,
+    then one ``model.predict`` per generated word, each re-reading the whole padded prefix of a classic
+    merge model. Its weights are random (timing only), so its captions are stopped at 12 words, the
+    length the issue's ~730 ms figure was measured at.
+
+Both get the same full-size photos from ../shared/photos. Prints p50 and p95 latency, the ratio, the
+resident memory of our worker after the requests, and the CLI's batch throughput on Flickr8k photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from captioner.data import REPO_ROOT, default_data_root  # noqa: E402
+
+BASELINE_WORDS = 12
+
+
+def baseline_app():
+    """The seed projects' serving path, with random weights."""
+    import io
+
+    import keras
+    import numpy as np
+    from flask import Flask, jsonify, request
+    from keras import layers
+    from PIL import Image
+
+    vocab_size, max_length = 2529, 37
+    cnn = keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg")
+    image = keras.Input((2048,))
+    prefix = keras.Input((max_length,))
+    x = layers.Dense(256, activation="relu")(layers.Dropout(0.5)(image))
+    words = layers.LSTM(256)(layers.Dropout(0.5)(layers.Embedding(vocab_size, 256, mask_zero=True)(prefix)))
+    merged = layers.Dense(256, activation="relu")(layers.Add()([x, words]))
+    decoder = keras.Model([image, prefix], layers.Dense(vocab_size, activation="softmax")(merged))
+    app = Flask("baseline")
+
+    @app.post("/api/caption")
+    def caption():
+        photo = Image.open(io.BytesIO(request.files["image"].read())).convert("RGB").resize((299, 299))
+        pixels = np.asarray(photo, dtype=np.float32)[None] / 127.5 - 1.0
+        features = cnn.predict(pixels, verbose=0)
+        sequence = [2]
+        for _ in range(BASELINE_WORDS):
+            padded = np.zeros((1, max_length))
+            padded[0, : len(sequence)] = sequence
+            sequence.append(int(np.argmax(decoder.predict([features, padded], verbose=0))))
+        return jsonify(caption=" ".join(map(str, sequence[1:])))
+
+    @app.get("/health")
+    def health():
+        return jsonify(status="ok")
+
+    return app
+
+
+def time_requests(url: str, photos: list[bytes], count: int, beam: int | None = None) -> list[float]:
+    data = {"beam": str(beam)} if beam else {}
+    times = []
+    for i in range(count):
+        started = time.perf_counter()
+        response = requests.post(f"{url}/api/caption", files={"image": ("p.jpg", photos[i % len(photos)])},
+                                 data=data, timeout=120)
+        times.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    return times
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--baseline-requests", type=int, default=20)
+    parser.add_argument("--cli-images", type=int, default=200)
+    parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_baseline:
+        baseline_app().run(host="127.0.0.1", port=args.serve_baseline)
+        return
+
+    from scripts.measure_serving import children, rss_mb
+    from tests.test_server import free_port, start_server, stop_server
+
+    photos = [p.read_bytes() for p in sorted((REPO_ROOT.parent / "shared" / "photos").glob("*.jpg"))]
+    ours_port, base_port = free_port(), free_port()
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    ours = start_server([gunicorn, "--bind", f"127.0.0.1:{ours_port}", "--workers", "1", "app:create_app()"], {}, ours_port)
+    try:
+        url = f"http://127.0.0.1:{ours_port}"
+        time_requests(url, photos, 5)  # warm
+        greedy = time_requests(url, photos, args.requests, beam=1)
+        beam3 = time_requests(url, photos, args.requests, beam=3)
+        worker_rss = sum(rss_mb(w) for w in children(ours.pid))
+    finally:
+        stop_server(ours)
+    base = start_server([sys.executable, __file__, "--serve-baseline", str(base_port)], {}, base_port, timeout=180)
+    try:
+        url = f"http://127.0.0.1:{base_port}"
+        time_requests(url, photos, 2)  # warm
+        baseline = time_requests(url, photos, args.baseline_requests)
+        baseline_rss = rss_mb(base.pid)
+    finally:
+        stop_server(base)
+
+    print(f"{'server':<44} {'p50 ms':>8} {'p95 ms':>8}")
+    rows = [("this project, greedy", greedy), ("this project, beam 3", beam3),
+            (f"baseline: InceptionV3 + per-word predict ({BASELINE_WORDS} words)", baseline)]
+    for label, times in rows:
+        print(f"{label:<44} {statistics.median(times):>8.1f} {percentile(times, 95):>8.1f}")
+    print(f"baseline / this project (p50): greedy {statistics.median(baseline) / statistics.median(greedy):.0f}x, "
+          f"beam 3 {statistics.median(baseline) / statistics.median(beam3):.0f}x")
+    print(f"resident memory after {2 * args.requests + 5} requests: this project's worker {worker_rss:.0f} MB, "
+          f"baseline {baseline_rss:.0f} MB")
+
+    images = sorted((default_data_root() / "Images").glob("*.jpg"))[: args.cli_images]
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "captioner", "caption", "--beam", "1", *map(str, images)], cwd=REPO_ROOT,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    print(f"CLI batch captioning, greedy: {len(images)} images in {seconds:.1f} s = {len(images) / seconds:.0f} images/s "
+          "(start-up included)")
+
+
+if __name__ == "__main__":
+    main()
