@@ -67,14 +67,14 @@ class KerasPrefixStepper:
 class EnsembleStepper:
     """Several steppers as one: the next-word distribution is the mean of theirs.
 
-    Members may differ in seed or in encoder; each gets its own features (a list, one array each).
+    Members share the encoder (they differ in seed or recipe), so each starts from the same features.
     """
 
     def __init__(self, members: list[Stepper]):
         self.members = members
 
-    def start(self, features: list[np.ndarray]):
-        return [member.start(f) for member, f in zip(self.members, features)]
+    def start(self, features: np.ndarray):
+        return [member.start(features) for member in self.members]
 
     def step(self, state, words: np.ndarray):
         steps = [member.step(s, words) for member, s in zip(self.members, state)]
@@ -104,7 +104,7 @@ def beam_search(
     ``max_length`` (which counts ``<start>`` and ``<end>``) is reached; captions cut off at the limit
     are returned as they are.
     """
-    images, beams = len(features[0] if isinstance(features, list) else features), beam_size
+    images, beams = len(features), beam_size
     state = stepper.reorder(stepper.start(features), np.repeat(np.arange(images), beams))
     words = np.full(images * beams, START_ID, dtype=np.int64)
     # Only the first beam of each image is live at the start, so the first step does not pick the

@@ -18,13 +18,6 @@ from captioner.evaluate import evaluate_model, format_scores  # noqa: E402
 from captioner.serving import Captioner  # noqa: E402
 
 
-class EnsembleFeatures(EnsembleStepper):
-    """Members share the encoder, so each gets the same features."""
-
-    def start(self, features):
-        return super().start([features] * len(self.members))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", type=Path, nargs="+")
@@ -37,7 +30,7 @@ def main() -> None:
     if len({m.encoder_name for m in members}) != 1 or len({tuple(m.vocab.words) for m in members}) != 1:
         raise CaptionerError("ensemble members must share the encoder and the vocabulary")
     ensemble = members[0]
-    ensemble.stepper = EnsembleFeatures([m.stepper for m in members])
+    ensemble.stepper = EnsembleStepper([m.stepper for m in members])
     result = evaluate_model(args.models[0], None, args.split, args.beam, args.penalty, captioner=ensemble)
     print(f"ensemble of {len(members)} {args.split} beam {args.beam} penalty {args.penalty}: {format_scores(result)}")
 

@@ -120,12 +120,12 @@ def test_an_ensemble_averages_its_members_probabilities():
 
     a, b = MarkovStepper(random_tables(2, 10)), MarkovStepper(random_tables(2, 11))
     ensemble = EnsembleStepper([a, b])
-    features = [np.zeros((2, 1)), np.zeros((2, 1))]
+    features = np.zeros((2, 1))
     log_probs, _ = ensemble.step(ensemble.start(features), np.array([START_ID, 4]))
     with np.errstate(divide="ignore"):  # words neither member can say: log 0
         expected = np.log((np.exp(a.tables[[0, 1], [START_ID, 4]]) + np.exp(b.tables[[0, 1], [START_ID, 4]])) / 2)
     np.testing.assert_allclose(log_probs, expected, atol=1e-12)
     # An ensemble of one model and itself decodes exactly like the model.
     twice = beam_search(EnsembleStepper([a, a]), features, 6, beam_size=3)
-    once = beam_search(a, features[0], 6, beam_size=3)
+    once = beam_search(a, features, 6, beam_size=3)
     assert [[c.ids for c in r] for r in twice] == [[c.ids for c in r] for r in once]
