@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from . import CaptionerError
+from .io import load_keras_network, save_keras_network
 
 
 @dataclass(frozen=True)
@@ -77,26 +78,15 @@ ENCODER_WEIGHTS_FILE = "encoder.weights.h5"
 
 
 def save_encoder(encoder: Encoder, folder: Path) -> None:
-    from .io import atomic_path, write_atomically
-
-    write_atomically(folder / ENCODER_ARCHITECTURE_FILE, encoder.network.to_json(indent=1).encode())
-    with atomic_path(folder / ENCODER_WEIGHTS_FILE) as tmp:
-        encoder.network.save_weights(str(tmp))
+    save_keras_network(encoder.network, folder / ENCODER_ARCHITECTURE_FILE, folder / ENCODER_WEIGHTS_FILE)
 
 
 def load_encoder(folder: Path, name: str) -> Encoder:
     """The encoder saved in a model folder, or, for folders without one, the encoder built by name."""
-    import keras
-
-    spec = get_encoder_spec(name)
     if not (folder / ENCODER_ARCHITECTURE_FILE).is_file():
         return build_encoder(name)
-    try:
-        network = keras.models.model_from_json((folder / ENCODER_ARCHITECTURE_FILE).read_text(encoding="utf-8"))
-        network.load_weights(str(folder / ENCODER_WEIGHTS_FILE))
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise CaptionerError(f"cannot load the encoder in {folder}: {error}") from None
-    return Encoder(spec, network)
+    network = load_keras_network(folder / ENCODER_ARCHITECTURE_FILE, folder / ENCODER_WEIGHTS_FILE, "the encoder")
+    return Encoder(get_encoder_spec(name), network)
 
 
 # --- inception_v3: Keras's ImageNet weights, downloaded on first use -------------------------------

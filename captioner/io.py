@@ -1,4 +1,4 @@
-"""Small file helpers shared by every stage that writes artifacts."""
+"""Small file helpers shared by every stage that writes artifacts, Keras networks among them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from . import CaptionerError
 
 
 @contextmanager
@@ -32,3 +34,30 @@ def atomic_path(path: Path) -> Iterator[Path]:
 def write_atomically(path: Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def save_keras_network(network, architecture: Path, weights: Path) -> None:
+    """A network as ``to_json`` + HDF5 weights, both written atomically, holding only what inference needs.
+
+    A trained network's JSON carries its compile settings, and its weights file the optimizer's moments
+    (twice the weights again). A copy rebuilt from the bare config has neither.
+    """
+    import keras
+
+    inference_copy = keras.Model.from_config(network.get_config())
+    inference_copy.set_weights(network.get_weights())
+    with atomic_path(weights) as tmp:
+        inference_copy.save_weights(str(tmp))
+    write_atomically(architecture, inference_copy.to_json(indent=1).encode())
+
+
+def load_keras_network(architecture: Path, weights: Path, what: str):
+    """Plain Keras: ``model_from_json`` + ``load_weights``; a clear error names ``what`` failed to load."""
+    import keras
+
+    try:
+        network = keras.models.model_from_json(architecture.read_text(encoding="utf-8"))
+        network.load_weights(str(weights))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CaptionerError(f"cannot load {what} in {architecture.parent}: {error}") from None
+    return network

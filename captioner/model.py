@@ -26,7 +26,7 @@ import numpy as np
 
 from . import CaptionerError, __version__
 from .encoders import ENCODER_ARCHITECTURE_FILE, ENCODER_WEIGHTS_FILE
-from .io import atomic_path, write_atomically
+from .io import load_keras_network, save_keras_network, write_atomically
 from .text import PAD_ID, Vocabulary
 
 ARCHITECTURE_FILE = "caption_model.json"
@@ -218,18 +218,9 @@ class CaptionModel:
 
 def save_model(network, vocab: Vocabulary, card: dict, folder: str | Path) -> Path:
     """Write the architecture JSON, weights HDF5, vocabulary JSON and model card, each atomically."""
-    import keras
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    # A trained model's JSON carries its compile settings, and its weights file the optimizer's moments
-    # (twice the weights again). A copy rebuilt from the bare config has neither: the artifacts hold only
-    # what inference needs.
-    inference_copy = keras.Model.from_config(network.get_config())
-    inference_copy.set_weights(network.get_weights())
-    with atomic_path(folder / WEIGHTS_FILE) as tmp:
-        inference_copy.save_weights(str(tmp))
-    write_atomically(folder / ARCHITECTURE_FILE, inference_copy.to_json(indent=1).encode())
+    save_keras_network(network, folder / ARCHITECTURE_FILE, folder / WEIGHTS_FILE)
     vocab.save(folder / VOCAB_FILE)
     write_atomically(folder / CARD_FILE, json.dumps(card, indent=2).encode())
     return folder
@@ -237,16 +228,10 @@ def save_model(network, vocab: Vocabulary, card: dict, folder: str | Path) -> Pa
 
 def load_model(folder: str | Path) -> CaptionModel:
     """Load a model folder with plain Keras: ``model_from_json`` + ``load_weights``."""
-    import keras
-
     folder = Path(folder)
     card = load_card(folder)
     vocab = Vocabulary.load(folder / VOCAB_FILE)
-    try:
-        network = keras.models.model_from_json((folder / ARCHITECTURE_FILE).read_text(encoding="utf-8"))
-        network.load_weights(str(folder / WEIGHTS_FILE))
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise CaptionerError(f"cannot load the model in {folder}: {error}") from None
+    network = load_keras_network(folder / ARCHITECTURE_FILE, folder / WEIGHTS_FILE, "the model")
     return CaptionModel(network, vocab, card)
 
 
