@@ -27,12 +27,10 @@ from .text import Vocabulary
 class OnnxEncoder:
     """The encoder exported to ONNX, with the same ``spec`` and ``encode`` as the Keras one."""
 
-    def __init__(self, path: Path, spec: EncoderSpec, threads: int | None = None):
+    def __init__(self, path: Path, spec: EncoderSpec):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
         # Spinning threads wait for work by burning CPU; between requests that CPU is what the next
         # request's JPEG decoding needs. Without spinning: 11.7 ms instead of 15.2 ms per photo here.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -47,9 +45,12 @@ class OnnxEncoder:
 @dataclass
 class CaptionResult:
     source: str
-    caption: str | None = None
-    candidates: list[tuple[str, float]] = field(default_factory=list)
+    candidates: list[tuple[str, float]] = field(default_factory=list)  # (caption, log-probability), best first
     error: str | None = None
+
+    @property
+    def caption(self) -> str | None:
+        return self.candidates[0][0] if self.candidates else None
 
 
 class Captioner:
@@ -124,6 +125,5 @@ class Captioner:
             if good:
                 candidates = self.caption_features(self.encoder.encode(np.stack(pixels)), beam_size)
                 for result, image_candidates in zip(good, candidates):
-                    result.caption = image_candidates[0][0]
                     result.candidates = image_candidates
             yield from results
