@@ -3,7 +3,7 @@
 ``create_app`` is the application factory (as in Flask's tutorial); one blueprint holds the page and the
 JSON API. The model loads once, when the app is created, so a worker never answers without one:
 ``python app.py`` serves on ``$HOST:$PORT`` (default 127.0.0.1:5000); the Procfile runs gunicorn with
-``app:create_app()``.
+``app:production_app()``. A model folder that is missing, incomplete or damaged stops either with one line.
 
 Uploads stay in memory: the request class below keeps file parts in a BytesIO (Werkzeug would spool
 parts over 500 KB to a temporary file), and the byte limit is enforced before the body is parsed.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask.wrappers import Request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from captioner import CaptionerError
 from captioner.data import REPO_ROOT
@@ -35,6 +35,9 @@ def _defaults() -> dict:
     return {
         "MODEL_DIR": env.get("CAPTIONER_MODEL", str(REPO_ROOT / "model")),
         "MAX_CONTENT_LENGTH": int(env.get("CAPTIONER_MAX_BYTES", 10 * 1024 * 1024)),
+        # The form has one file and one small field; anything bigger or more is not this app's client.
+        "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+        "MAX_FORM_PARTS": 16,
         "MAX_PIXELS": int(env.get("CAPTIONER_MAX_PIXELS", MAX_PIXELS)),
         "DEFAULT_BEAM": int(env.get("CAPTIONER_BEAM", 3)),
         "SECRET_KEY": env.get("SECRET_KEY"),  # no sessions use it today; never hard-coded
@@ -62,6 +65,19 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_error_handler(Exception, unexpected_error)
     app.after_request(security_headers)
     return app
+
+
+def production_app() -> Flask:
+    """gunicorn's entry: without a usable model the server stops with one line, not a traceback per worker.
+
+    Exit status 4 is gunicorn's "App failed to load": the master halts instead of respawning workers
+    that would fail the same way, so a bad deploy shows up as a crashed dyno with the reason in its log.
+    """
+    try:
+        return create_app()
+    except CaptionerError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(4) from None
 
 
 def load_captioner(model_dir: str | Path):
@@ -125,6 +141,9 @@ def openapi():
 
 def read_upload() -> tuple[bytes, int]:
     """The uploaded bytes and the beam width, or a CaptionerError that names what is wrong."""
+    if request.mimetype != "multipart/form-data":
+        got = request.mimetype or "no content type"
+        raise UnsupportedMediaType(f"send the photo as multipart/form-data in the field 'image' (got {got})")
     beam_text = request.form.get("beam", "").strip()
     beam = _default_beam()
     if beam_text:
@@ -164,7 +183,7 @@ def _preview_jpeg(data: bytes) -> bytes:
 
 def http_error(error: HTTPException):
     if error.code == 413:
-        message = f"file too large: the limit is {current_app.config['MAX_CONTENT_LENGTH']:,} bytes"
+        message = too_large_message()
     elif error.code == 404:
         message = f"not found: {request.path}"
     elif error.code == 405:
@@ -175,6 +194,16 @@ def http_error(error: HTTPException):
         return render_template("index.html", card=_card(), max_beam=MAX_BEAM, beam=_default_beam(),
                                error=message), error.code
     return jsonify(error=message), error.code
+
+
+def too_large_message() -> str:
+    """Werkzeug raises the same 413 for a big body and for big or many form fields: tell them apart."""
+    config = current_app.config
+    length = request.content_length
+    if length is None or length > config["MAX_CONTENT_LENGTH"]:
+        return f"file too large: the limit is {config['MAX_CONTENT_LENGTH']:,} bytes"
+    return (f"form too large: a text field may hold {config['MAX_FORM_MEMORY_SIZE']:,} bytes "
+            f"and a form {config['MAX_FORM_PARTS']} fields")
 
 
 def unexpected_error(error: Exception):

@@ -166,13 +166,14 @@ def run_export(args) -> int:
     from .encoders import load_encoder
     from .export import export_onnx_encoder
     from .images import load_rgb
-    from .model import load_card
+    from .model import load_card, write_card
 
-    name = load_card(args.model)["encoder"]["name"]
-    encoder = load_encoder(args.model, name)
+    card = load_card(args.model)
+    encoder = load_encoder(args.model, card["encoder"]["name"])
     size = (encoder.spec.input_size,) * 2
     photos = np.stack([load_rgb(p, size) for p in args.photos]) if args.photos else None
     path = export_onnx_encoder(encoder, args.model, photos)
+    write_card(args.model, card)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB), features within 1e-4 of Keras")
     return 0
 

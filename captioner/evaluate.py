@@ -98,14 +98,11 @@ def evaluate_model(
 
 def record_metrics(model_dir: str | Path, key: str, result: dict) -> None:
     """Store a result (without its samples) under ``metrics[key]`` in the model card, atomically."""
-    import json
-
-    from .io import write_atomically
-    from .model import CARD_FILE, load_card
+    from .model import load_card, write_card
 
     card = load_card(model_dir)
     card.setdefault("metrics", {})[key] = {k: v for k, v in result.items() if k not in ("samples", "per_image")}
-    write_atomically(Path(model_dir) / CARD_FILE, json.dumps(card, indent=2).encode())
+    write_card(model_dir, card)
 
 
 def format_scores(result: dict) -> str:

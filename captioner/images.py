@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,14 @@ from . import CaptionerError
 SUPPORTED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"}
 # 40 megapixels covers any camera photo; a decompression bomb claims far more in a few bytes.
 MAX_PIXELS = 40_000_000
+# How each supported format begins, to tell "corrupt PNG" from "not an image at all".
+SIGNATURES = {
+    b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF87a": "GIF", b"GIF89a": "GIF",
+    b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
+}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Chunks a PNG decoder cannot do without; like libpng, a bad checksum in one of them is an error.
+PNG_CRITICAL_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 
 
 class ImageError(CaptionerError):
@@ -56,12 +66,19 @@ def open_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) 
             raise ImageError(f"cannot read {source}: {error.strerror}") from None
         if not stream.getbuffer().nbytes:
             raise ImageError(f"{source}: the file is empty")
+    head = stream.getbuffer()[:16].tobytes()
+    if head.startswith(PNG_SIGNATURE):
+        check_png_chunks(stream.getbuffer())
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(stream)
     except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
         if isinstance(error, UnidentifiedImageError):
+            claimed = sniff_format(head)
+            if claimed:
+                raise ImageError(f"the image data is corrupt (it starts like a {claimed} file but does not parse)") \
+                    from None
             raise ImageError("not an image (the data is not a JPEG, PNG, GIF, WebP, BMP or TIFF file)") from None
         raise ImageError(f"the image is too large to decode safely (limit {max_pixels:,} pixels)") from None
     except (OSError, ValueError, SyntaxError) as error:
@@ -74,6 +91,35 @@ def open_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) 
             f"the image is too large to decode safely: {width}x{height} pixels (limit {max_pixels:,} pixels)"
         )
     return image
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The supported format these first bytes announce, if any."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((name for magic, name in SIGNATURES.items() if head.startswith(magic)), None)
+
+
+def check_png_chunks(data: memoryview | bytes) -> None:
+    """Walk a PNG's chunks: each complete, critical ones with a correct CRC, ending with IEND.
+
+    Pillow checks no CRC of image data and decodes a PNG cut off after its last IDAT, so a damaged
+    upload would get a caption of whatever survived; libpng (and this check) refuse it.
+    """
+    offset = len(PNG_SIGNATURE)
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        end = offset + 8 + length + 4
+        if end > len(data):
+            break
+        (recorded,) = struct.unpack(">I", data[end - 4:end])
+        if kind in PNG_CRITICAL_CHUNKS and zlib.crc32(data[offset + 4:end - 4]) != recorded:
+            name = kind.decode("latin-1")
+            raise ImageError(f"the image data is corrupt (bad checksum in the PNG's {name} chunk)")
+        if kind == b"IEND":
+            return
+        offset = end
+    raise ImageError("the image data is corrupt or truncated (the PNG ends before its IEND chunk)")
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
@@ -34,6 +35,35 @@ def atomic_path(path: Path) -> Iterator[Path]:
 def write_atomically(path: Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_digests(folder: Path, exclude: set[str]) -> dict[str, dict]:
+    """``{name: {"bytes", "sha256"}}`` for the files in ``folder`` (not hidden ones: those are unfinished writes)."""
+    return {
+        path.name: {"bytes": path.stat().st_size, "sha256": sha256(path)}
+        for path in sorted(folder.iterdir())
+        if path.is_file() and not path.name.startswith(".") and path.name not in exclude
+    }
+
+
+def damaged_files(folder: Path, recorded: dict[str, dict]) -> list[str]:
+    """What differs from a :func:`file_digests` record: one phrase per missing or changed file."""
+    problems = []
+    for name, expected in recorded.items():
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif path.stat().st_size != expected["bytes"] or sha256(path) != expected["sha256"]:
+            problems.append(f"{name} is damaged (its SHA-256 differs from the one recorded)")
+    return problems
 
 
 def save_keras_network(network, architecture: Path, weights: Path) -> None:

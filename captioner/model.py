@@ -26,7 +26,7 @@ import numpy as np
 
 from . import CaptionerError, __version__
 from .encoders import ENCODER_ARCHITECTURE_FILE, ENCODER_WEIGHTS_FILE
-from .io import load_keras_network, save_keras_network, write_atomically
+from .io import damaged_files, file_digests, load_keras_network, save_keras_network, write_atomically
 from .text import PAD_ID, Vocabulary
 
 ARCHITECTURE_FILE = "caption_model.json"
@@ -222,8 +222,20 @@ def save_model(network, vocab: Vocabulary, card: dict, folder: str | Path) -> Pa
     folder.mkdir(parents=True, exist_ok=True)
     save_keras_network(network, folder / ARCHITECTURE_FILE, folder / WEIGHTS_FILE)
     vocab.save(folder / VOCAB_FILE)
-    write_atomically(folder / CARD_FILE, json.dumps(card, indent=2).encode())
+    write_card(folder, card)
     return folder
+
+
+def write_card(folder: str | Path, card: dict) -> dict:
+    """Write the card last, with the size and SHA-256 of every file beside it, so loading can check them.
+
+    Files are written atomically, so a killed run never leaves a truncated one; the digests also catch a
+    file damaged or swapped later (an HDF5 or ONNX file with flipped bytes can load and give wrong captions).
+    """
+    folder = Path(folder)
+    card = {**card, "checksums": file_digests(folder, exclude={CARD_FILE})}
+    write_atomically(folder / CARD_FILE, json.dumps(card, indent=2).encode())
+    return card
 
 
 def load_model(folder: str | Path) -> CaptionModel:
@@ -235,15 +247,20 @@ def load_model(folder: str | Path) -> CaptionModel:
     return CaptionModel(network, vocab, card)
 
 
-def load_card(folder: str | Path) -> dict:
+def load_card(folder: str | Path, verify: bool = True) -> dict:
+    """The model card; with ``verify``, also check the files it records (all present, none changed)."""
     path = Path(folder) / CARD_FILE
     if not path.is_file():
         raise CaptionerError(f"no trained model in {folder} (missing {CARD_FILE}); train one or pass --model DIR")
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
         card["encoder"]["name"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        recorded = dict(card.get("checksums", {}))
+        problems = damaged_files(Path(folder), recorded) if verify else []
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise CaptionerError(f"unreadable model card {path}: {error}") from None
+    if problems:
+        raise CaptionerError(f"the model in {folder} is incomplete or damaged: {'; '.join(problems)}")
     return card
 
 

@@ -28,6 +28,7 @@ from .model import (
     model_card,
     save_model,
     train_model,
+    write_card,
 )
 from .serving import Captioner  # noqa: F401  (re-exported: the notebook and CLI caption through it)
 from .text import Vocabulary, clean_caption
@@ -116,6 +117,7 @@ def train_captioner(
     save_encoder(encoder, out_dir)
     sample = [data.image_path(n) for n in dev_images[:4]]
     export_onnx_encoder(encoder, out_dir, np.stack([load_rgb(p, (spec.input_size,) * 2) for p in sample]))
+    card = write_card(out_dir, card)  # again, now that the encoder files are there too
     _remove_checkpoints(out_dir / "checkpoints")
     return TrainingRun(CaptionModel(network, vocab, card), history, features, train_images, dev_images)
 

@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from . import CaptionerError
 from .decode import beam_search, caption_text
 from .encoders import EncoderSpec, get_encoder_spec, load_encoder
 from .export import ONNX_ENCODER_FILE
@@ -35,7 +36,10 @@ class OnnxEncoder:
         # request's JPEG decoding needs. Without spinning: 11.7 ms instead of 15.2 ms per photo here.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.spec = spec
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own classes (InvalidProtobuf, Fail, ...)
+            raise CaptionerError(f"cannot load the ONNX encoder {path}: {str(error).splitlines()[0]}") from None
         self.input_name = self.session.get_inputs()[0].name
 
     def encode(self, pixels: np.ndarray) -> np.ndarray:
@@ -68,6 +72,19 @@ class Captioner:
         if encoder is None and (folder / ONNX_ENCODER_FILE).is_file():
             encoder = OnnxEncoder(folder / ONNX_ENCODER_FILE, get_encoder_spec(self.encoder_name))
         self.encoder = encoder or load_encoder(folder, self.encoder_name)
+        self._check_shapes(folder)
+
+    def _check_shapes(self, folder: Path) -> None:
+        """Files from different models fit together badly: refuse them rather than caption with them."""
+        decoder = self.stepper
+        expected = {
+            "vocabulary entries (vocab.json) vs the decoder's words": (len(self.vocab), decoder.embedding.shape[0]),
+            "the decoder's output words vs its input words": (decoder.output_kernel.shape[1], decoder.embedding.shape[0]),
+            "the encoder's feature size vs the decoder's": (self.encoder.spec.feature_size, decoder.image_kernel.shape[0]),
+        }
+        for what, (a, b) in expected.items():
+            if a != b:
+                raise CaptionerError(f"the model in {folder} does not fit together: {what}: {a} != {b}")
 
     @property
     def encoder_name(self) -> str:

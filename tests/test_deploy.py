@@ -18,7 +18,7 @@ def test_runtime_txt_and_python_version_pin_the_same_python():
 
 def test_procfile_runs_gunicorn_on_port_with_a_timeout_that_covers_loading():
     web = (REPO_ROOT / "Procfile").read_text().strip()
-    assert web.startswith("web: gunicorn ") and "0.0.0.0:$PORT" in web and "'app:create_app()'" in web
+    assert web.startswith("web: gunicorn ") and "0.0.0.0:$PORT" in web and "'app:production_app()'" in web
     assert int(re.search(r"--timeout (\d+)", web).group(1)) >= 60
     assert "--preload" not in web, "each worker loads its own model before it accepts requests"
 
