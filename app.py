@@ -45,10 +45,17 @@ def _defaults() -> dict:
 
 
 class InMemoryRequest(Request):
-    """Keeps uploaded files in memory, never in a temporary file on disk."""
+    """Keeps uploaded files in memory, never in a temporary file on disk, and reports malformed forms."""
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         return io.BytesIO()
+
+    def make_form_data_parser(self):
+        # Werkzeug's parser is silent by default: a malformed body would read as an empty form, and the
+        # client would hear "no file" for a file it did send. Not silent, the parse error reaches read_upload.
+        parser = super().make_form_data_parser()
+        parser.silent = False
+        return parser
 
 
 bp = Blueprint("captioner", __name__)
@@ -144,19 +151,35 @@ def read_upload() -> tuple[bytes, int]:
     if request.mimetype != "multipart/form-data":
         got = request.mimetype or "no content type"
         raise UnsupportedMediaType(f"send the photo as multipart/form-data in the field 'image' (got {got})")
-    beam_text = request.form.get("beam", "").strip()
+    try:
+        form, files = request.form, request.files
+    except ValueError as error:
+        raise CaptionerError(f"the multipart body is malformed: {multipart_problem(error)}") from None
+    beam_text = form.get("beam", "").strip()
     beam = _default_beam()
     if beam_text:
         if not beam_text.isdigit() or not 1 <= int(beam_text) <= MAX_BEAM:
             raise CaptionerError(f"beam must be a whole number from 1 to {MAX_BEAM}, got {beam_text[:20]!r}")
         beam = int(beam_text)
-    upload = request.files.get("image")
+    upload = files.get("image")
     if upload is None:
         raise CaptionerError("no file: send the photo as the multipart form field 'image'")
     data = upload.read()
     if not data:
         raise CaptionerError("the file is empty")
     return data, beam
+
+
+def multipart_problem(error: ValueError) -> str:
+    """Werkzeug's parse error in the client's terms."""
+    text = str(error)
+    if isinstance(error, UnicodeDecodeError):
+        return "a part's headers are not UTF-8"
+    if text.endswith("PREAMBLE"):
+        return "no part starts with the boundary named in the Content-Type header"
+    if "cannot parse beyond" in text:
+        return "the body ends before its closing boundary (cut short?)"
+    return text.lower()
 
 
 def caption(data: bytes, beam: int) -> dict:

@@ -98,13 +98,11 @@ def main() -> None:
         baseline_app().run(host="127.0.0.1", port=args.serve_baseline)
         return
 
-    from scripts.measure_serving import children, rss_mb
-    from tests.test_server import free_port, start_server, stop_server
+    from tests.servers import children, free_port, procfile_command, rss_mb, start_server, stop_server
 
     photos = [p.read_bytes() for p in sorted((REPO_ROOT.parent / "shared" / "photos").glob("*.jpg"))]
     ours_port, base_port = free_port(), free_port()
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    ours = start_server([gunicorn, "--bind", f"127.0.0.1:{ours_port}", "--workers", "1", "app:create_app()"], {}, ours_port)
+    ours = start_server(procfile_command(ours_port), {}, ours_port)
     try:
         url = f"http://127.0.0.1:{ours_port}"
         time_requests(url, photos, 5)  # warm

@@ -24,7 +24,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from captioner.data import REPO_ROOT  # noqa: E402
-from tests.test_server import free_port, start_server, stop_server  # noqa: E402
+from tests.servers import children, free_port, procfile_command, rss_mb, start_server, stop_server  # noqa: E402
 
 
 def installed_size_mb(requirements: Path) -> float:
@@ -34,18 +34,6 @@ def installed_size_mb(requirements: Path) -> float:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         site = next(Path(folder).glob("lib/python*/site-packages"))
         return sum(p.stat().st_size for p in site.rglob("*") if p.is_file()) / 1e6
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
 def main() -> None:
@@ -61,9 +49,7 @@ def main() -> None:
         print(f"requirements.txt installed: {installed_size_mb(REPO_ROOT / 'requirements.txt'):.0f} MB", flush=True)
 
     port = free_port()
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    command = [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--timeout", "120",
-               "app:create_app()"]
+    command = procfile_command(port, args.workers)
     started = time.perf_counter()
     server = start_server(command, {}, port)
     print(f"gunicorn with {args.workers} worker(s) answered /health after {time.perf_counter() - started:.1f} s")

@@ -4,67 +4,23 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from captioner.data import REPO_ROOT
+from tests.servers import free_port, start_gunicorn, start_server, stop_server
 
 ARTIFACTS = REPO_ROOT / "artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(command: list[str], env: dict, port: int, timeout: float = 90) -> subprocess.Popen:
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{process.stdout.read()}")
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    return process
-            except (requests.ConnectionError, requests.Timeout):  # gunicorn accepts before its worker is ready
-                time.sleep(0.3)
-        raise RuntimeError("server did not answer /health in time")
-    except BaseException:
-        stop_server(process)  # never leave a server behind, whatever went wrong
-        raise
-
-
-def stop_server(process: subprocess.Popen) -> str:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        output, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-    return output
 
 
 @pytest.fixture(scope="module")
 def gunicorn_server(trained_colour_model):
     """gunicorn as the Procfile runs it, on a free loopback port."""
     _, model_dir, _ = trained_colour_model
-    port = free_port()
-    procfile = (REPO_ROOT / "Procfile").read_text().split(":", 1)[1].strip()
-    command = procfile.replace("0.0.0.0:$PORT", f"127.0.0.1:{port}").replace("${WEB_CONCURRENCY:-1}", "1")
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    args = [gunicorn if word == "gunicorn" else word.strip("'") for word in command.split()]
-    process = start_server(args, {"CAPTIONER_MODEL": str(model_dir)}, port)
-    yield f"http://127.0.0.1:{port}"
+    process, url = start_gunicorn({"CAPTIONER_MODEL": str(model_dir)})
+    yield url
     stop_server(process)
 
 
