@@ -35,8 +35,9 @@ def _defaults() -> dict:
     return {
         "MODEL_DIR": env.get("CAPTIONER_MODEL", str(REPO_ROOT / "model")),
         "MAX_CONTENT_LENGTH": int(env.get("CAPTIONER_MAX_BYTES", 10 * 1024 * 1024)),
-        # The form has one file and one small field; anything bigger or more is not this app's client.
-        "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+        # The form has one file and one small field; many fields are not this app's client. The memory limit
+        # also caps Werkzeug's parse buffer, which holds up to two 64 KB reads of the file: keep it well above.
+        "MAX_FORM_MEMORY_SIZE": 500_000,
         "MAX_FORM_PARTS": 16,
         "MAX_PIXELS": int(env.get("CAPTIONER_MAX_PIXELS", MAX_PIXELS)),
         "DEFAULT_BEAM": int(env.get("CAPTIONER_BEAM", 3)),
@@ -158,7 +159,8 @@ def read_upload() -> tuple[bytes, int]:
     beam_text = form.get("beam", "").strip()
     beam = _default_beam()
     if beam_text:
-        if not beam_text.isdigit() or not 1 <= int(beam_text) <= MAX_BEAM:
+        # isdecimal() alone would let "¹" or "١" through to int(): ASCII digits only.
+        if not (beam_text.isascii() and beam_text.isdecimal()) or not 1 <= int(beam_text) <= MAX_BEAM:
             raise CaptionerError(f"beam must be a whole number from 1 to {MAX_BEAM}, got {beam_text[:20]!r}")
         beam = int(beam_text)
     upload = files.get("image")

@@ -20,6 +20,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import CaptionerError
 
+# Pillow warns about damage it works around ("Corrupt EXIF data", ...): the photo decodes or ImageError says
+# why not, so the warnings would only flood a server's log.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+
 # Formats users send; anything else PIL might open (EPS, ICNS, ...) is refused.
 SUPPORTED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"}
 # 40 megapixels covers any camera photo; a decompression bomb claims far more in a few bytes.

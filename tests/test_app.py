@@ -96,9 +96,10 @@ def ico() -> bytes:
         ("photo", {"beam": "11"}, 400, "beam must be"),
         ("photo", {"beam": "two"}, 400, "beam must be"),
         ("photo", {"beam": "2.5"}, 400, "beam must be"),
+        ("photo", {"beam": "¹"}, 400, "beam must be"),
     ],
     ids=["no-file", "empty", "text", "svg", "ico", "truncated", "bomb", "too-many-bytes", "beam-0", "beam-11",
-         "beam-word", "beam-float"],
+         "beam-word", "beam-float", "beam-superscript"],
 )
 def test_bad_uploads_get_a_json_error_that_names_the_problem(client, spec, data, fields, status, message):
     data = {"ico": ico, "bomb": bomb, "photo": photo_bytes,
