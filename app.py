@@ -16,6 +16,7 @@ import io
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
@@ -42,6 +43,8 @@ def _defaults() -> dict:
         "MAX_PIXELS": int(env.get("CAPTIONER_MAX_PIXELS", MAX_PIXELS)),
         "DEFAULT_BEAM": int(env.get("CAPTIONER_BEAM", 3)),
         "SECRET_KEY": env.get("SECRET_KEY"),  # no sessions use it today; never hard-coded
+        # Flask would take DEBUG from FLASK_DEBUG; a server never runs in debug mode by accident.
+        "DEBUG": False,
     }
 
 
@@ -76,13 +79,26 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def production_app() -> Flask:
-    """gunicorn's entry: without a usable model the server stops with one line, not a traceback per worker.
-
-    Exit status 4 is gunicorn's "App failed to load": the master halts instead of respawning workers
-    that would fail the same way, so a bad deploy shows up as a crashed dyno with the reason in its log.
-    """
-    try:
+    """gunicorn's entry: without a usable model the server stops with one line, not a traceback per worker."""
+    with exit_on_model_error():
         return create_app()
+
+
+def check_model() -> None:
+    """Verify the model folder's files against its card; gunicorn.conf.py runs this in the master."""
+    from captioner.model import load_card
+
+    with exit_on_model_error():
+        load_card(_defaults()["MODEL_DIR"])
+
+
+@contextmanager
+def exit_on_model_error():
+    """A CaptionerError becomes one ``error:`` line and exit status 4, gunicorn's "App failed to load":
+    the master halts instead of respawning workers that would fail the same way, so a bad deploy shows up
+    as a crashed dyno with the reason in its log."""
+    try:
+        yield
     except CaptionerError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         raise SystemExit(4) from None

@@ -189,6 +189,7 @@ def train_model(
             ),
             keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup")),
         ]
+    resumed_after = finished_epochs(checkpoint_dir / "backup") if checkpoint_dir is not None else 0
     history = model.fit(
         make_dataset(train, config.batch_size, shuffle=True, seed=config.seed, one_hot=vocab_size),
         validation_data=make_dataset(dev, config.batch_size, shuffle=False, one_hot=vocab_size),
@@ -197,7 +198,16 @@ def train_model(
         callbacks=callbacks,
         verbose=verbose,
     )
-    return history.history
+    # A resumed run's history holds only its own epochs; the card counts the earlier ones too.
+    return {**history.history, "resumed_after_epoch": resumed_after}
+
+
+def finished_epochs(backup_dir: Path) -> int:
+    """How many epochs an interrupted run finished, from the metadata BackupAndRestore keeps (0: a fresh run)."""
+    try:
+        return int(json.loads((backup_dir / "training_metadata.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 # --- artifacts -------------------------------------------------------------------------------------
@@ -276,7 +286,8 @@ def model_card(
 ) -> dict:
     """What a reader (and the app) needs to know about a trained model."""
     dev_loss = history.get("val_loss", [])
-    best_epoch = int(np.argmin(dev_loss)) + 1 if dev_loss else None
+    resumed_after = int(history.get("resumed_after_epoch", 0))
+    best_epoch = resumed_after + int(np.argmin(dev_loss)) + 1 if dev_loss else None
     return {
         "name": "merge captioner",
         "encoder": encoder,
@@ -286,7 +297,8 @@ def model_card(
         "architecture": asdict(model_config),
         "training": {
             **asdict(train_config),
-            "epochs_run": len(history.get("loss", [])),
+            "epochs_run": resumed_after + len(history.get("loss", [])),
+            "resumed_after_epoch": resumed_after,  # losses below are from that epoch on
             "best_epoch": best_epoch,
             "best_dev_loss": float(min(dev_loss)) if dev_loss else None,
             "train_loss": [round(float(v), 4) for v in history.get("loss", [])],

@@ -113,14 +113,17 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def _load_legacy(path: Path) -> dict:
+    # Five pickles in a row; every one goes through the restricted unpickler (the header ones too: a
+    # plain pickle.load of a forged magic number would run whatever the file asks for).
     with open(path, "rb") as file:
-        if pickle.load(file) != LEGACY_MAGIC:
-            raise ValueError("not a PyTorch weights file (bad magic number)")
-        pickle.load(file)  # protocol version
-        pickle.load(file)  # system info (endianness, type sizes)
         storages: dict[str, _Storage] = {}
-        state = _Unpickler(file, storages).load()
-        for key in pickle.load(file):
+        read = lambda: _Unpickler(file, storages).load()  # noqa: E731
+        if read() != LEGACY_MAGIC:
+            raise ValueError("not a PyTorch weights file (bad magic number)")
+        read()  # protocol version
+        read()  # system info (endianness, type sizes)
+        state = read()
+        for key in read():
             storage = storages[str(key)]
             (count,) = struct.unpack("<q", file.read(8))
             data = file.read(count * storage.dtype.itemsize)

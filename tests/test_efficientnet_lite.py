@@ -82,19 +82,25 @@ def test_weights_read_without_torch_equal_torch_load(layout, tmp_path):
         np.testing.assert_array_equal(ours[name], tensor.numpy())
 
 
-def test_a_weights_file_cannot_run_code(tmp_path):
+@pytest.mark.parametrize("where", [0, 2, 3], ids=["magic-number", "system-info", "state-dict"])
+def test_a_weights_file_cannot_run_code(tmp_path, where):
+    marker = tmp_path / "pwned"
+
     class Exploit:
         def __reduce__(self):
             import os
 
-            return os.system, ("echo pwned",)
+            return os.system, (f"touch {marker}",)
 
+    pickles = [0x1950A86A20F9469CFC6C, 1001, {}, {"x": 1}]
+    pickles[where] = Exploit() if where != 3 else {"x": Exploit()}
     path = tmp_path / "evil.pth"
     with open(path, "wb") as file:
-        for obj in (0x1950A86A20F9469CFC6C, 1001, {}, {"x": Exploit()}):
+        for obj in pickles:
             pickle.dump(obj, file)
     with pytest.raises(CaptionerError, match="refusing to load posix.system|refusing to load os.system"):
         load_state_dict(path)
+    assert not marker.exists()
 
 
 def test_a_missing_weights_package_says_what_to_install(monkeypatch):
