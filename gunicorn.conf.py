@@ -1,5 +1,7 @@
 """gunicorn's settings, read from the working directory when the Procfile's server starts."""
 
+import captioner  # noqa: F401  (first, before anything imports NumPy: it sets the serving thread limits)
+
 
 def on_starting(server):
     """Check the model's files once, in the master, before any worker forks.

@@ -122,7 +122,7 @@ def beam_search(
         log_probs[finished, PAD_ID] = 0.0
         vocab = log_probs.shape[1]
         total = (scores[:, None] + log_probs).reshape(images, beams * vocab)
-        best = np.argsort(-total, axis=1, kind="stable")[:, :beams]
+        best = top_k(total, beams)
         rows = (np.arange(images)[:, None] * beams + best // vocab).ravel()
         words = (best % vocab).ravel()
         scores = total[np.arange(images)[:, None], best].ravel()
@@ -140,6 +140,28 @@ def beam_search(
                 candidates.append(Candidate(ids, float(scores[row])))
         results.append(sorted(candidates, key=lambda c: -c.score(length_penalty)))
     return results
+
+
+def top_k(values: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's ``k`` largest values, largest first; ties go to the lower index, as a
+    stable sort would.
+
+    Beams are few, so ``k`` rounds of argmax (which returns the first of equal maxima) beat sorting every
+    row of beams x vocabulary: that sort was 2 of a greedy caption's 4.5 ms, and 5 of beam 3's 13 ms.
+    """
+    if k == 1:
+        return np.argmax(values, axis=1)[:, None]
+    if k > 16:
+        return np.argsort(-values, axis=1, kind="stable")[:, :k]
+    rows = np.arange(len(values))
+    # Taken values become -inf; the row's own -inf become the lowest finite number, so that they still
+    # come before taken ones, in index order, like the stable sort's ties.
+    remaining = np.where(np.isneginf(values), np.finfo(np.float64).min, values.astype(np.float64))
+    picked = np.empty((len(values), min(k, values.shape[1])), dtype=np.int64)
+    for i in range(picked.shape[1]):
+        picked[:, i] = np.argmax(remaining, axis=1)
+        remaining[rows, picked[:, i]] = -np.inf
+    return picked
 
 
 def caption_text(ids: list[int], vocab: Vocabulary) -> str:

@@ -16,6 +16,7 @@ resident memory of our worker after the requests, and the CLI's batch throughput
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -111,7 +112,11 @@ def main() -> None:
         worker_rss = sum(rss_mb(w) for w in children(ours.pid))
     finally:
         stop_server(ours)
-    base = start_server([sys.executable, __file__, "--serve-baseline", str(base_port)], {}, base_port, timeout=180)
+    # The seed projects never limited OpenBLAS's threads (this package does, on import): give the baseline
+    # OpenBLAS's own default, one per core.
+    baseline_env = {"OPENBLAS_NUM_THREADS": str(os.cpu_count())}
+    base = start_server([sys.executable, __file__, "--serve-baseline", str(base_port)], baseline_env, base_port,
+                        timeout=180)
     try:
         url = f"http://127.0.0.1:{base_port}"
         time_requests(url, photos, 2)  # warm

@@ -129,3 +129,14 @@ def test_an_ensemble_averages_its_members_probabilities():
     twice = beam_search(EnsembleStepper([a, a]), features, 6, beam_size=3)
     once = beam_search(a, features, 6, beam_size=3)
     assert [[c.ids for c in r] for r in twice] == [[c.ids for c in r] for r in once]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 12])
+def test_top_k_picks_what_a_stable_sort_picks_ties_and_infinities_included(k):
+    from captioner.decode import top_k
+
+    rng = np.random.default_rng(k)
+    values = rng.integers(-3, 3, (50, 12)).astype(float)  # many ties
+    values[rng.random(values.shape) < 0.3] = -np.inf
+    expected = np.argsort(-values, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(top_k(values, k), expected)

@@ -1,5 +1,6 @@
 """The lean runtime: no TensorFlow in the serving process, and the same captions as the Keras model."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -29,6 +30,18 @@ def test_answering_a_request_imports_no_tensorflow(photos):
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("entry", ["import app", "exec(open('gunicorn.conf.py').read())", "import captioner.cli"])
+def test_serving_processes_keep_openblas_to_one_thread(entry):
+    """The variable only counts if it is set before NumPy loads OpenBLAS: every entry point imports
+    captioner first (sys.modules keeps import order)."""
+    script = f"{entry}\nimport os, sys, numpy\nnames = list(sys.modules)\n" \
+             "print(os.environ['OPENBLAS_NUM_THREADS'], names.index('captioner') < names.index('numpy'))"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.split() == ["1", "True"], result.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")
