@@ -26,20 +26,12 @@ def test_procfile_runs_gunicorn_on_port_with_a_timeout_that_covers_loading():
 def test_app_json_asks_for_a_dyno_the_server_fits():
     app = json.loads((REPO_ROOT / "app.json").read_text())
     assert app["buildpacks"] == [{"url": "heroku/python"}]
-    # Measured by scripts/measure_serving.py: a worker holds ~185 MB and the master ~26 MB, so two
-    # workers fit the 512 MB of a Basic dyno.
+    # tests/test_load.py measures that the master and this many workers fit in a Basic dyno's 512 MB.
     assert app["formation"]["web"]["size"] == "basic"
-    assert int(app["env"]["WEB_CONCURRENCY"]["value"]) * 185 + 26 < 512
+    assert int(app["env"]["WEB_CONCURRENCY"]["value"]) == 2
 
 
 def test_serving_requirements_leave_out_training_libraries():
     lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
     packages = {line.split("==")[0].strip().lower() for line in lines if line.strip() and not line.startswith("#")}
     assert packages == {"flask", "gunicorn", "numpy", "pillow", "h5py", "onnxruntime"}
-
-
-def test_every_serving_requirement_is_pinned():
-    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][\w.+]*", line), line

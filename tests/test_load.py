@@ -10,7 +10,7 @@ import pytest
 
 from captioner.data import REPO_ROOT
 from scripts.load_test import post_photo, run_load
-from tests.servers import children, start_gunicorn, stop_server
+from tests.servers import children, rss_mb, start_gunicorn, stop_server
 
 HEROKU_ROUTER_LIMIT_MS = 30_000
 
@@ -34,6 +34,8 @@ def test_1000_requests_at_concurrency_8_without_errors_or_memory_growth(two_work
     assert report.errors == []
     assert max(report.latencies_ms) < HEROKU_ROUTER_LIMIT_MS / 3  # queued behind 7 others, still far inside
     assert report.rss_growth < 0.10
+    # A Basic dyno has 512 MB for the master and app.json's two workers.
+    assert rss_mb(process.pid) + sum(report.rss_at_end_mb) < 512
 
 
 def test_a_killed_worker_is_replaced_and_requests_keep_succeeding(two_workers, photo_bytes):

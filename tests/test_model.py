@@ -116,14 +116,21 @@ def test_a_folder_without_a_model_is_a_clear_error(tmp_path):
         load_model(tmp_path)
 
 
-def test_a_corrupt_weights_file_is_a_clear_error(trained_colour_model, tmp_path):
+@pytest.mark.parametrize("checksums", [True, False], ids=["card-with-checksums", "older-card-without"])
+def test_a_corrupt_weights_file_is_a_clear_error(trained_colour_model, tmp_path, checksums):
+    import json
     import shutil
 
     _, out, _ = trained_colour_model
     broken = tmp_path / "broken"
     shutil.copytree(out, broken)
     (broken / "caption_model.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n truncated")
-    with pytest.raises(CaptionerError, match="cannot load the model"):
+    if not checksums:
+        card = json.loads((broken / "model_card.json").read_text())
+        del card["checksums"]
+        (broken / "model_card.json").write_text(json.dumps(card))
+    expected = "caption_model.weights.h5 is damaged" if checksums else "cannot load the model"
+    with pytest.raises(CaptionerError, match=expected):
         load_model(broken)
 
 
