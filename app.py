@@ -213,7 +213,7 @@ def _preview_jpeg(data: bytes) -> bytes:
     from captioner.images import load_rgb
     from PIL import Image
 
-    pixels = load_rgb(data, (240, 320), current_app.config["MAX_PIXELS"])
+    pixels = load_rgb(data, (320, 320), current_app.config["MAX_PIXELS"], keep_aspect=True)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "JPEG", quality=80)
     return buffer.getvalue()

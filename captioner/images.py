@@ -42,8 +42,13 @@ class ImageError(CaptionerError):
     """The bytes are not a usable image; the message says why."""
 
 
-def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode ``source`` (bytes or a path) into a ``uint8`` array of shape ``(height, width, 3)``."""
+def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixels: int = MAX_PIXELS,
+             keep_aspect: bool = False) -> np.ndarray:
+    """Decode ``source`` (bytes or a path) into a ``uint8`` array of shape ``(height, width, 3)``.
+
+    ``size`` is ``(height, width)``: the encoder's squashed input, or with ``keep_aspect`` the box the
+    photo is scaled to fit in (a preview for people).
+    """
     image = open_image(source, max_pixels)
     width, height = size[1], size[0]
     try:
@@ -51,6 +56,9 @@ def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixel
             # Let libjpeg decode at a reduced scale when the photo is much larger than needed.
             image.draft("RGB", (width, height))
         image = to_rgb(ImageOps.exif_transpose(image))
+        if keep_aspect:
+            scale = min(width / image.width, height / image.height)
+            width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
         image = image.resize((width, height), Image.BILINEAR)
         return np.asarray(image, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:

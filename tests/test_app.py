@@ -69,6 +69,16 @@ def test_the_page_works_as_a_plain_form_post(client):
     assert "green" in html and 'src="data:image/jpeg;base64,' in html and "Captioned in" in html
 
 
+def test_the_no_javascript_preview_keeps_the_photo_s_shape(client):
+    import base64
+    import re
+
+    response = upload(client, photo_bytes("blue", "PNG", size=(400, 100)), path="/")
+    encoded = re.search(r'src="data:image/jpeg;base64,([^"]+)"', response.data.decode()).group(1)
+    preview = Image.open(io.BytesIO(base64.b64decode(encoded)))
+    assert preview.size == (320, 80)
+
+
 def bomb() -> bytes:
     buffer = io.BytesIO()
     Image.new("1", (10000, 10000)).save(buffer, "PNG")  # 100 megapixels in a few kilobytes
