@@ -82,8 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--photos", type=Path, nargs="*", default=[], help="photos to check parity on")
     export.set_defaults(run=run_export)
 
-    caption = commands.add_parser("caption", help="caption photos: prints IMAGE<TAB>caption per line")
-    caption.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    caption = commands.add_parser(
+        "caption", help="caption photos: prints IMAGE<TAB>caption per line, or writes them to --out (resumable)")
+    caption.add_argument("images", nargs="+", type=Path, metavar="IMAGE_OR_FOLDER")
+    caption.add_argument("--recursive", "-r", action="store_true", help="caption the image files in folders, at any depth")
+    caption.add_argument("--out", type=Path, help="write rows to this .csv or .jsonl file; run again to resume")
     caption.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: model/)")
     caption.add_argument("--batch-size", type=_positive_int, default=32)
     caption.add_argument("--beam", type=_positive_int, default=3, help="beam width (1 = greedy; default 3)")
@@ -179,11 +182,20 @@ def run_export(args) -> int:
 
 
 def run_caption(args) -> int:
+    from .alttext import CaptionFile, caption_library, find_images
     from .serving import Captioner
 
+    images = find_images(args.images, args.recursive)
+    if args.out:
+        CaptionFile(args.out)  # a bad file name fails before the model loads
     captioner = Captioner(args.model)
+    if args.out:
+        summary = caption_library(captioner, images, args.out, args.beam, args.batch_size, progress=True)
+        print(f"{args.out}: {summary.captioned} captioned, {summary.unreadable} unreadable (reasons in its "
+              f"error column), {summary.already_done} already there")
+        return 1 if summary.unreadable else 0
     failures = 0
-    for result in captioner.caption_sources([str(p) for p in args.images], args.batch_size, args.beam):
+    for result in captioner.caption_sources([str(p) for p in images], args.batch_size, args.beam):
         if result.error:
             failures += 1
             print(f"error: {result.source}: {result.error}", file=sys.stderr)

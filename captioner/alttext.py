@@ -1,0 +1,134 @@
+"""Batch alt text for a photo library: caption a folder tree into CSV or JSON lines, resumably.
+
+Rows are appended and flushed batch by batch, so an interrupted run keeps what it finished; run again
+with the same output file and it captions only the photos not in it yet (a row cut off mid-write by the
+interruption is dropped first). Unreadable files get a row with the reason in ``error``, and every row
+names the model that wrote it, so a library captioned over several runs says which model wrote what.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from . import CaptionerError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+FIELDS = ("image", "caption", "log_prob", "error", "model")
+FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
+
+
+def find_images(paths: Sequence[Path], recursive: bool = False) -> list[Path]:
+    """Files as given; folders walked for image files (by suffix) when ``recursive``, in sorted order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            if not recursive:
+                raise CaptionerError(f"{path} is a folder: pass --recursive to caption the photos in it")
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise CaptionerError(f"{path} does not exist")
+    return list(dict.fromkeys(found))  # each photo once, even when folders overlap
+
+
+def model_version(card: dict) -> str:
+    """``encoder, date, first 12 hex digits of the decoder weights' SHA-256`` (when the card records it)."""
+    digest = card.get("checksums", {}).get("caption_model.weights.h5", {}).get("sha256", "")
+    return " ".join(part for part in (card["encoder"]["name"], str(card.get("date", "")), digest[:12]) if part)
+
+
+@dataclass
+class Row:
+    image: str
+    caption: str = ""
+    log_prob: float | None = None
+    error: str = ""
+    model: str = ""
+
+
+class CaptionFile:
+    """The output file: CSV with a header, or JSON lines, by its suffix; appended to, never rewritten."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.format = FORMATS.get(path.suffix.lower())
+        if self.format is None:
+            raise CaptionerError(f"--out {path}: use a .csv or .jsonl file name")
+
+    def finished_images(self) -> set[str]:
+        """The images already in the file, after dropping a last row the interruption cut off."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return set()
+        text = self._repair()
+        if self.format == "jsonl":
+            try:
+                return {json.loads(line)["image"] for line in text.splitlines() if line.strip()}
+            except (ValueError, KeyError, TypeError):
+                raise CaptionerError(f"{self.path} is not a JSON lines file this command wrote") from None
+        rows = list(csv.reader(io.StringIO(text)))
+        if not rows or tuple(rows[0]) != FIELDS:
+            raise CaptionerError(f"{self.path} is not a CSV file this command wrote (its header differs)")
+        return {row[0] for row in rows[1:] if row}
+
+    def _repair(self) -> str:
+        data = self.path.read_bytes()
+        if not data.endswith(b"\n"):
+            data = data[: data.rfind(b"\n") + 1]  # the torn last row (or all of it, when it is the only one)
+            with open(self.path, "r+b") as file:
+                file.truncate(len(data))
+        return data.decode("utf-8")
+
+    def append(self, rows: Iterable[Row]) -> None:
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        with open(self.path, "a", encoding="utf-8", newline="") as file:
+            if self.format == "csv":
+                writer = csv.writer(file, lineterminator="\n")
+                if new:
+                    writer.writerow(FIELDS)
+                writer.writerows([getattr(row, f) if getattr(row, f) is not None else "" for f in FIELDS]
+                                 for row in rows)
+            else:
+                file.writelines(json.dumps(row.__dict__, ensure_ascii=False) + "\n" for row in rows)
+            file.flush()
+            os.fsync(file.fileno())
+
+
+@dataclass
+class Summary:
+    captioned: int
+    unreadable: int
+    already_done: int
+
+
+def caption_library(captioner, images: Sequence[Path], out: Path, beam_size: int = 3, batch_size: int = 32,
+                    progress: bool = True) -> Summary:
+    """Caption ``images`` into ``out``, skipping those it already holds; rows land batch by batch."""
+    from tqdm import tqdm
+
+    output = CaptionFile(out)
+    done = output.finished_images()
+    todo = [p for p in images if str(p) not in done]
+    version = model_version(captioner.card)
+    captioned = unreadable = 0
+    with tqdm(total=len(todo), unit="photo", disable=not progress, desc="captioning") as bar:
+        for start in range(0, len(todo), batch_size):
+            batch = [str(p) for p in todo[start:start + batch_size]]
+            rows = []
+            for result in captioner.caption_sources(batch, batch_size, beam_size):
+                if result.error:
+                    unreadable += 1
+                    rows.append(Row(result.source, error=result.error, model=version))
+                else:
+                    captioned += 1
+                    text, log_prob = result.candidates[0]
+                    rows.append(Row(result.source, text, round(log_prob, 4), model=version))
+            output.append(rows)
+            bar.update(len(batch))
+    return Summary(captioned, unreadable, len(images) - len(todo))
