@@ -43,6 +43,29 @@ def show_photos(data: CaptionSet, names: Sequence[str], captions: dict[str, str]
     return figure
 
 
+def show_explanation(photo, explanation: dict, size: int = 200):
+    """The photo once per word of its caption, shaded where covering it cost that word most."""
+    import matplotlib.pyplot as plt
+
+    pixels = load_rgb(photo, (size, size))
+    words = explanation["words"]
+    columns = min(len(words), 5)
+    rows = -(-len(words) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
+    for axis, word, heatmap in zip(axes.ravel(), words, explanation["heatmaps"]):
+        axis.imshow(pixels)
+        shade = np.zeros((*np.shape(heatmap), 4))
+        shade[..., 0], shade[..., 3] = 0.8, np.asarray(heatmap) * 0.7  # red, as opaque as the word's loss
+        axis.imshow(shade, interpolation="bilinear", extent=(0, size, size, 0))
+        axis.set_title(word, fontsize=11)
+        axis.axis("off")
+    for axis in axes.ravel()[len(words):]:
+        axis.axis("off")
+    figure.suptitle(explanation["caption"], fontsize=12)
+    figure.tight_layout()
+    return figure
+
+
 def plot_text_statistics(tokenized: dict[str, list[list[str]]], top: int = 25):
     """Caption lengths, and the most frequent words."""
     import matplotlib.pyplot as plt

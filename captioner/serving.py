@@ -18,6 +18,7 @@ import numpy as np
 from . import CaptionerError
 from .decode import beam_search, caption_text
 from .encoders import EncoderSpec, get_encoder_spec, load_encoder
+from .explain import DEFAULT_GRID, explain
 from .export import ONNX_ENCODER_FILE
 from .images import MAX_PIXELS, ImageError, load_rgb
 from .model import VOCAB_FILE, WEIGHTS_FILE, load_card
@@ -122,6 +123,24 @@ class Captioner:
                 "caption": milliseconds(encoded, done),
                 "total": milliseconds(started, done),
             },
+        }
+
+    def explain_image(self, data: bytes, grid: int = DEFAULT_GRID, beam_size: int = 3,
+                      max_pixels: int = MAX_PIXELS) -> dict:
+        """The caption and, for each of its words, an occlusion map over a ``grid x grid`` of the photo."""
+        started = time.perf_counter()
+        pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
+        features = self.encoder.encode(pixels[None])
+        best = beam_search(self.stepper, features, self.vocab.max_length, beam_size)[0][0]
+        words = self.vocab.decode(best.ids)
+        explanation = explain(self.encoder, self.stepper, pixels, best.ids, words, grid)
+        return {
+            "caption": " ".join(words),
+            "words": words,
+            "grid": grid,
+            "heatmaps": np.round(explanation.heatmaps, 3).tolist(),
+            "log_probs": np.round(explanation.log_probs, 4).tolist(),
+            "timing_ms": {"total": round((time.perf_counter() - started) * 1000, 1)},
         }
 
     def caption_sources(

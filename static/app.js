@@ -16,6 +16,9 @@ document.addEventListener("DOMContentLoaded", () => {
   const timing = document.getElementById("timing");
   const copy = document.getElementById("copy");
   const copied = document.getElementById("copied");
+  const explainBox = document.getElementById("explain");
+  const words = document.getElementById("words");
+  const heatmap = document.getElementById("heatmap");
 
   copy.hidden = !navigator.clipboard && !document.queryCommandSupported?.("copy");
   if (caption.textContent.trim()) copy.hidden = false;
@@ -41,6 +44,7 @@ document.addEventListener("DOMContentLoaded", () => {
       caption.textContent = "";
       candidates.replaceChildren();
       timing.textContent = "";
+      hideExplanation();
     }
   });
 
@@ -93,6 +97,7 @@ document.addEventListener("DOMContentLoaded", () => {
       timing.textContent = `Captioned in ${data.timing_ms.total} ms (beam ${data.model.beam}).`;
       copy.hidden = false;
       copied.textContent = "";
+      explainPhoto(input.files[0], beam.value);
     } catch (failure) {
       showError("The server could not be reached. Try again.");
     } finally {
@@ -101,6 +106,55 @@ document.addEventListener("DOMContentLoaded", () => {
       result.removeAttribute("aria-busy");
     }
   });
+
+  function hideExplanation() {
+    explainBox.hidden = true;
+    heatmap.hidden = true;
+    words.replaceChildren();
+  }
+
+  // One request computes every word's map; a click only draws one.
+  async function explainPhoto(file, beamWidth) {
+    const body = new FormData();
+    body.append("image", file);
+    body.append("beam", beamWidth);
+    try {
+      const response = await fetch("/api/explain", { method: "POST", body });
+      if (!response.ok) return; // the caption stands on its own
+      const data = await response.json();
+      words.replaceChildren(...data.words.map((word, index) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "secondary";
+        button.textContent = word;
+        button.setAttribute("aria-pressed", "false");
+        button.addEventListener("click", () => showHeatmap(button, data.heatmaps[index], data.grid));
+        return button;
+      }));
+      explainBox.hidden = false;
+    } catch {
+      // Explanations are extra: without them the page still has its caption.
+    }
+  }
+
+  function showHeatmap(button, cells, grid) {
+    const pressed = button.getAttribute("aria-pressed") === "true";
+    words.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", "false"));
+    if (pressed) {
+      heatmap.hidden = true;
+      return;
+    }
+    button.setAttribute("aria-pressed", "true");
+    heatmap.width = grid;
+    heatmap.height = grid;
+    const context = heatmap.getContext("2d");
+    context.clearRect(0, 0, grid, grid);
+    cells.forEach((row, y) => row.forEach((value, x) => {
+      context.fillStyle = `rgba(179, 38, 30, ${value.toFixed(3)})`;
+      context.fillRect(x, y, 1, 1);
+    }));
+    heatmap.hidden = false;
+  }
 
   copy.addEventListener("click", async () => {
     const text = caption.textContent.trim();

@@ -91,6 +91,25 @@ def test_browser_uploads_a_photo_and_reads_the_caption(browser, dev_server, phot
     print(f"screenshot: {ARTIFACTS / 'browser-caption.png'}")
 
 
+def test_clicking_a_word_shades_where_it_came_from(browser, dev_server, photos):
+    page = browser.new_page(viewport={"width": 900, "height": 1300})
+    page.goto(dev_server)
+    page.set_input_files("#image", str(photos[2]))
+    page.click("#submit")
+    page.wait_for_selector("#words button", timeout=60_000)
+    words = page.locator("#words button")
+    assert words.count() == len(page.locator("#caption").text_content().split())
+    assert page.locator("#heatmap").is_hidden()
+    words.nth(1).click()
+    assert page.locator("#heatmap").is_visible()
+    assert words.nth(1).get_attribute("aria-pressed") == "true"
+    box, photo = page.locator("#heatmap").bounding_box(), page.locator("#preview").bounding_box()
+    assert abs(box["width"] - photo["width"]) < 2 and abs(box["height"] - photo["height"]) < 2  # over the photo
+    page.screenshot(path=str(ARTIFACTS / "browser-explain.png"), full_page=True)
+    words.nth(1).click()  # a second click takes the shading away
+    assert page.locator("#heatmap").is_hidden()
+
+
 def test_without_javascript_the_form_post_shows_the_caption(browser, dev_server, photos):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()

@@ -1,0 +1,66 @@
+"""Where did it look? Word-by-word occlusion maps for a caption.
+
+A merge captioner sees the photo only as one feature vector, so gradients through the decoder say
+little about places in the photo. Occlusion asks the photo directly: cover one cell of a grid with the
+photo's mean colour, encode the covered photo, and see how much each word of the caption loses in
+log-probability. The cells whose covering costs a word most are where that word came from.
+
+All covered photos go through the encoder as one batch (grid x grid + 1 images), and the caption is
+read once for all of them by the NumPy decoder, teacher-forced: one decoder step per word, every covered
+photo a row of the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .text import START_ID
+
+DEFAULT_GRID = 6
+
+
+@dataclass
+class Explanation:
+    words: list[str]
+    heatmaps: np.ndarray  # (words, grid, grid), each word's map scaled to [0, 1]
+    log_probs: np.ndarray  # (words,) each word's log-probability given the whole photo
+
+
+def occluded_copies(pixels: np.ndarray, grid: int) -> np.ndarray:
+    """``grid * grid`` copies of ``pixels`` (H, W, 3), each with one cell covered by the mean colour."""
+    height, width = pixels.shape[:2]
+    rows = np.linspace(0, height, grid + 1).round().astype(int)
+    cols = np.linspace(0, width, grid + 1).round().astype(int)
+    mean = pixels.reshape(-1, 3).mean(axis=0).round().astype(pixels.dtype)
+    copies = np.repeat(pixels[None], grid * grid, axis=0)
+    for i in range(grid):
+        for j in range(grid):
+            copies[i * grid + j, rows[i]:rows[i + 1], cols[j]:cols[j + 1]] = mean
+    return copies
+
+
+def word_log_probs(stepper, features: np.ndarray, ids: list[int]) -> np.ndarray:
+    """``(rows, words)``: log p(word_t | image, words before it), the caption read teacher-forced."""
+    state = stepper.start(features)
+    inputs = [START_ID] + ids[:-1]
+    out = np.empty((len(features), len(ids)))
+    for t, (given, target) in enumerate(zip(inputs, ids)):
+        log_probs, state = stepper.step(state, np.full(len(features), given))
+        out[:, t] = log_probs[:, target]
+    return out
+
+
+def explain(encoder, stepper, pixels: np.ndarray, ids: list[int], words: list[str],
+            grid: int = DEFAULT_GRID) -> Explanation:
+    """Occlusion maps for the caption ``ids`` (word ids, no ``<start>``/``<end>``) of ``pixels``."""
+    batch = np.concatenate([pixels[None], occluded_copies(pixels, grid)])
+    features = encoder.encode(batch)
+    scores = word_log_probs(stepper, features, ids)
+    # How much each word loses when a cell is covered; a cell that helps a word (a gain) is not "where
+    # it looked", so losses only.
+    loss = np.maximum(scores[0][None, :] - scores[1:], 0.0)  # (cells, words)
+    peak = loss.max(axis=0, keepdims=True)
+    maps = np.divide(loss, peak, out=np.zeros_like(loss), where=peak > 0)
+    return Explanation(words, maps.T.reshape(len(ids), grid, grid), scores[0])

@@ -1,0 +1,77 @@
+"""Where did it look: occlusion maps put a word's weight where its object is, in photos whose layout is known."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from captioner.data import REPO_ROOT
+from tests.conftest import COLOURS
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def inside_and_outside(heatmap: list[list[float]], rows: slice, cols: slice) -> tuple[float, float]:
+    grid = np.asarray(heatmap)
+    mask = np.zeros(grid.shape, dtype=bool)
+    mask[rows, cols] = True
+    return float(grid[mask].mean()), float(grid[~mask].mean())
+
+
+def upload(client, data: bytes, **fields):
+    return client.post("/api/explain", data={"image": (io.BytesIO(data), "p.png"), **fields},
+                       content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize("corner", ["top-left", "bottom-right"])
+def test_the_colour_word_looks_at_the_coloured_square(client, spec, corner):
+    """A red square on black, in one quarter of the photo: "red" comes from that quarter."""
+    from tests.test_app import conforms
+
+    image = Image.new("RGB", (240, 240), (0, 0, 0))
+    box = (0, 0, 120, 120) if corner == "top-left" else (120, 120, 240, 240)
+    image.paste(COLOURS["red"], box)
+    response = upload(client, png_bytes(image), grid="4")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    conforms(spec, body, "Explanation")
+    assert body["grid"] == 4 and len(body["heatmaps"]) == len(body["words"]) == len(body["caption"].split())
+    assert "red" in body["words"]
+    quarter = (slice(0, 2), slice(0, 2)) if corner == "top-left" else (slice(2, 4), slice(2, 4))
+    inside, outside = inside_and_outside(body["heatmaps"][body["words"].index("red")], *quarter)
+    assert inside > 2 * outside
+
+
+@pytest.mark.parametrize("grid", ["1", "13", "six"])
+def test_a_bad_grid_is_a_400(client, grid):
+    image = Image.new("RGB", (64, 64), COLOURS["blue"])
+    response = upload(client, png_bytes(image), grid=grid)
+    assert response.status_code == 400 and "grid must be a whole number from 2 to 12" in response.get_json()["error"]
+
+
+@pytest.fixture
+def spec(app):
+    return app.test_client().get("/api/openapi.json").get_json()
+
+
+@pytest.mark.parametrize("photo, corner", [("2677656448_6b7e7702af.jpg", (0, 0)), ("280706862_14c30d734a.jpg", (1, 1))])
+def test_the_shipped_model_finds_the_dog(flickr8k_root, photo, corner):
+    """A test-split dog photo pasted into one quarter of a grey canvas: "dog" comes from that quarter."""
+    from captioner.serving import Captioner
+
+    captioner = Captioner(REPO_ROOT / "model")
+    canvas = Image.new("RGB", (520, 520), (128, 128, 128))
+    canvas.paste(Image.open(flickr8k_root / "Images" / photo).convert("RGB").resize((260, 260)),
+                 (260 * corner[1], 260 * corner[0]))
+    result = captioner.explain_image(png_bytes(canvas), grid=6)
+    assert "dog" in result["words"], result["caption"]
+    rows, cols = slice(3 * corner[0], 3 * corner[0] + 3), slice(3 * corner[1], 3 * corner[1] + 3)
+    inside, outside = inside_and_outside(result["heatmaps"][result["words"].index("dog")], rows, cols)
+    assert inside > 2 * outside, (inside, outside)
