@@ -5,7 +5,7 @@ little about places in the photo. Occlusion asks the photo directly: cover one c
 photo's mean colour, encode the covered photo, and see how much each word of the caption loses in
 log-probability. The cells whose covering costs a word most are where that word came from.
 
-All covered photos go through the encoder as one batch (grid x grid + 1 images), and the caption is
+All covered photos go through the encoder as one batch (grid x grid images), and the caption is
 read once for all of them by the NumPy decoder, teacher-forced: one decoder step per word, every covered
 photo a row of the batch.
 """
@@ -52,12 +52,12 @@ def word_log_probs(stepper, features: np.ndarray, ids: list[int]) -> np.ndarray:
     return out
 
 
-def explain(encoder, stepper, pixels: np.ndarray, ids: list[int], words: list[str],
+def explain(encoder, stepper, pixels: np.ndarray, features: np.ndarray, ids: list[int], words: list[str],
             grid: int = DEFAULT_GRID) -> Explanation:
-    """Occlusion maps for the caption ``ids`` (word ids, no ``<start>``/``<end>``) of ``pixels``."""
-    batch = np.concatenate([pixels[None], occluded_copies(pixels, grid)])
-    features = encoder.encode(batch)
-    scores = word_log_probs(stepper, features, ids)
+    """Occlusion maps for the caption ``ids`` (word ids, no ``<start>``/``<end>``) of ``pixels``, whose
+    own features ``(1, feature_size)`` the caller has already encoded."""
+    batch = np.concatenate([features, encoder.encode(occluded_copies(pixels, grid))])
+    scores = word_log_probs(stepper, batch, ids)
     # How much each word loses when a cell is covered; a cell that helps a word (a gain) is not "where
     # it looked", so losses only.
     loss = np.maximum(scores[0][None, :] - scores[1:], 0.0)  # (cells, words)

@@ -133,7 +133,7 @@ class Captioner:
         features = self.encoder.encode(pixels[None])
         best = beam_search(self.stepper, features, self.vocab.max_length, beam_size)[0][0]
         words = self.vocab.decode(best.ids)
-        explanation = explain(self.encoder, self.stepper, pixels, best.ids, words, grid)
+        explanation = explain(self.encoder, self.stepper, pixels, features, best.ids, words, grid)
         return {
             "caption": " ".join(words),
             "words": words,
