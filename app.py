@@ -153,7 +153,7 @@ def explain_api():
     """Where the caption's words came from: one occlusion map per word over a grid of the photo."""
     try:
         data, beam = read_upload()
-        grid = _grid_option()
+        grid = whole_number_field("grid", MIN_GRID, MAX_GRID, DEFAULT_GRID)
         result = current_app.extensions["captioner"].explain_image(
             data, grid=grid, beam_size=beam, max_pixels=current_app.config["MAX_PIXELS"])
         return jsonify(result)
@@ -185,16 +185,10 @@ def read_upload() -> tuple[bytes, int]:
         got = request.mimetype or "no content type"
         raise UnsupportedMediaType(f"send the photo as multipart/form-data in the field 'image' (got {got})")
     try:
-        form, files = request.form, request.files
+        files = request.files  # parses the whole form
     except ValueError as error:
         raise CaptionerError(f"the multipart body is malformed: {multipart_problem(error)}") from None
-    beam_text = form.get("beam", "").strip()
-    beam = _default_beam()
-    if beam_text:
-        # isdecimal() alone would let "¹" or "١" through to int(): ASCII digits only.
-        if not (beam_text.isascii() and beam_text.isdecimal()) or not 1 <= int(beam_text) <= MAX_BEAM:
-            raise CaptionerError(f"beam must be a whole number from 1 to {MAX_BEAM}, got {beam_text[:20]!r}")
-        beam = int(beam_text)
+    beam = whole_number_field("beam", 1, MAX_BEAM, _default_beam())
     upload = files.get("image")
     if upload is None:
         raise CaptionerError("no file: send the photo as the multipart form field 'image'")
@@ -204,12 +198,14 @@ def read_upload() -> tuple[bytes, int]:
     return data, beam
 
 
-def _grid_option() -> int:
-    text = request.form.get("grid", "").strip()
+def whole_number_field(name: str, low: int, high: int, default: int) -> int:
+    """The form field ``name`` as a whole number in ``[low, high]``; ``default`` when it is absent or blank."""
+    text = request.form.get(name, "").strip()
     if not text:
-        return DEFAULT_GRID
-    if not (text.isascii() and text.isdecimal()) or not MIN_GRID <= int(text) <= MAX_GRID:
-        raise CaptionerError(f"grid must be a whole number from {MIN_GRID} to {MAX_GRID}, got {text[:20]!r}")
+        return default
+    # isdecimal() alone would let "¹" or "١" through to int(): ASCII digits only.
+    if not (text.isascii() and text.isdecimal()) or not low <= int(text) <= high:
+        raise CaptionerError(f"{name} must be a whole number from {low} to {high}, got {text[:20]!r}")
     return int(text)
 
 

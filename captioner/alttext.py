@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -89,13 +89,12 @@ class CaptionFile:
         new = not self.path.exists() or self.path.stat().st_size == 0
         with open(self.path, "a", encoding="utf-8", newline="") as file:
             if self.format == "csv":
-                writer = csv.writer(file, lineterminator="\n")
+                writer = csv.DictWriter(file, FIELDS, lineterminator="\n")
                 if new:
-                    writer.writerow(FIELDS)
-                writer.writerows([getattr(row, f) if getattr(row, f) is not None else "" for f in FIELDS]
-                                 for row in rows)
+                    writer.writeheader()
+                writer.writerows({k: "" if v is None else v for k, v in asdict(row).items()} for row in rows)
             else:
-                file.writelines(json.dumps(row.__dict__, ensure_ascii=False) + "\n" for row in rows)
+                file.writelines(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in rows)
             file.flush()
             os.fsync(file.fileno())
 

@@ -28,12 +28,12 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 SUPPORTED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"}
 # 40 megapixels covers any camera photo; a decompression bomb claims far more in a few bytes.
 MAX_PIXELS = 40_000_000
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # How each supported format begins, to tell "corrupt PNG" from "not an image at all".
 SIGNATURES = {
-    b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF87a": "GIF", b"GIF89a": "GIF",
+    b"\xff\xd8\xff": "JPEG", PNG_SIGNATURE: "PNG", b"GIF87a": "GIF", b"GIF89a": "GIF",
     b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
 }
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Chunks a PNG decoder cannot do without; like libpng, a bad checksum in one of them is an error.
 PNG_CRITICAL_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 
