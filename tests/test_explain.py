@@ -10,12 +10,7 @@ from PIL import Image
 
 from captioner.data import REPO_ROOT
 from tests.conftest import COLOURS
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
+from tests.uploads import encode
 
 
 def inside_and_outside(heatmap: list[list[float]], rows: slice, cols: slice) -> tuple[float, float]:
@@ -34,7 +29,7 @@ def test_the_api_gives_a_map_per_word_of_its_caption(client, spec):
     from tests.test_app import conforms
 
     image = Image.new("RGB", (240, 180), COLOURS["yellow"])
-    response = upload(client, png_bytes(image), grid="4", beam="2")
+    response = upload(client, encode(image, "PNG"), grid="4", beam="2")
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     conforms(spec, body, "Explanation")
@@ -57,7 +52,7 @@ def test_the_colour_word_looks_at_the_coloured_square(app, corner):
     side = captioner.encoder.spec.input_size
     words = ["a", "red", "square"]
     ids = captioner.vocab.encode(words)[1:-1]
-    pixels = load_rgb(png_bytes(image), (side, side))
+    pixels = load_rgb(encode(image, "PNG"), (side, side))
     result = explain(captioner.encoder, captioner.stepper, pixels, captioner.encoder.encode(pixels[None]), ids,
                      words, 4)
     quarter = (slice(0, 2), slice(0, 2)) if corner == "top-left" else (slice(2, 4), slice(2, 4))
@@ -68,7 +63,7 @@ def test_the_colour_word_looks_at_the_coloured_square(app, corner):
 @pytest.mark.parametrize("grid", ["1", "13", "six"])
 def test_a_bad_grid_is_a_400(client, grid):
     image = Image.new("RGB", (64, 64), COLOURS["blue"])
-    response = upload(client, png_bytes(image), grid=grid)
+    response = upload(client, encode(image, "PNG"), grid=grid)
     assert response.status_code == 400 and "grid must be a whole number from 2 to 12" in response.get_json()["error"]
 
 
@@ -86,7 +81,7 @@ def test_the_shipped_model_finds_the_dog(flickr8k_root, photo, corner):
     canvas = Image.new("RGB", (520, 520), (128, 128, 128))
     canvas.paste(Image.open(flickr8k_root / "Images" / photo).convert("RGB").resize((260, 260)),
                  (260 * corner[1], 260 * corner[0]))
-    result = captioner.explain_image(png_bytes(canvas), grid=6)
+    result = captioner.explain_image(encode(canvas, "PNG"), grid=6)
     assert "dog" in result["words"], result["caption"]
     rows, cols = slice(3 * corner[0], 3 * corner[0] + 3), slice(3 * corner[1], 3 * corner[1] + 3)
     inside, outside = inside_and_outside(result["heatmaps"][result["words"].index("dog")], rows, cols)

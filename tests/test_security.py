@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -12,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from captioner.data import REPO_ROOT
-from tests.conftest import COLOURS
-from tests.uploads import encode
+from tests.test_app import photo_bytes
 
 SCANNED = ["captioner", "app.py", "gunicorn.conf.py", "scripts"]
 
@@ -55,20 +55,12 @@ def test_a_bug_is_a_json_500_without_a_traceback(app, monkeypatch):
         raise RuntimeError("secret detail from deep inside")
 
     monkeypatch.setattr(captioner, "caption_image", broken)
-    response = app.test_client().post("/api/caption", data={"image": (encode_photo(), "p.png")},
+    response = app.test_client().post("/api/caption", data={"image": (io.BytesIO(photo_bytes("red", "PNG")), "p.png")},
                                       content_type="multipart/form-data")
     assert response.status_code == 500
     text = response.get_data(as_text=True)
     assert response.get_json()["error"].startswith("internal error")
     assert "Traceback" not in text and "secret detail" not in text and "RuntimeError" not in text
-
-
-def encode_photo(colour="red"):
-    import io
-
-    from PIL import Image
-
-    return io.BytesIO(encode(Image.new("RGB", (64, 48), COLOURS[colour]), "PNG"))
 
 
 def test_a_caption_is_escaped_in_the_page(trained_colour_model, tmp_path):
@@ -84,7 +76,7 @@ def test_a_caption_is_escaped_in_the_page(trained_colour_model, tmp_path):
     del card["checksums"]  # the edit above is exactly what the checksums would refuse
     (folder / "model_card.json").write_text(json.dumps(card))
     client = create_app({"MODEL_DIR": str(folder)}).test_client()
-    page = client.post("/", data={"image": (encode_photo("red"), "p.png")}, content_type="multipart/form-data")
+    page = client.post("/", data={"image": (io.BytesIO(photo_bytes("red", "PNG")), "p.png")}, content_type="multipart/form-data")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img src=x" not in html
