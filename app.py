@@ -44,7 +44,8 @@ def _defaults() -> dict:
         "MAX_FORM_MEMORY_SIZE": 500_000,
         "MAX_FORM_PARTS": 16,
         "MAX_PIXELS": int(env.get("CAPTIONER_MAX_PIXELS", MAX_PIXELS)),
-        "DEFAULT_BEAM": int(env.get("CAPTIONER_BEAM", 3)),
+        # Unset: the beam width the model card records, chosen with the model on the dev split.
+        "DEFAULT_BEAM": int(env["CAPTIONER_BEAM"]) if env.get("CAPTIONER_BEAM") else None,
         "SECRET_KEY": env.get("SECRET_KEY"),  # no sessions use it today; never hard-coded
         # Flask would take DEBUG from FLASK_DEBUG; a server never runs in debug mode by accident.
         "DEBUG": False,
@@ -225,7 +226,9 @@ def caption(data: bytes, beam: int) -> dict:
     captioner = current_app.extensions["captioner"]
     result = captioner.caption_image(data, beam_size=beam, max_pixels=current_app.config["MAX_PIXELS"])
     card = _card()
-    result["model"] = {"encoder": card["encoder"]["name"], "date": card.get("date"), "beam": beam}
+    result["model"] = {"encoder": card["encoder"]["name"], "date": card.get("date"), "beam": beam,
+                       "length_penalty": captioner.decoding["length_penalty"],
+                       "decoders": len(captioner.decoders)}
     return result
 
 
@@ -290,7 +293,8 @@ def _card() -> dict:
 
 
 def _default_beam() -> int:
-    return min(max(int(current_app.config["DEFAULT_BEAM"]), 1), MAX_BEAM)
+    beam = current_app.config["DEFAULT_BEAM"] or current_app.extensions["captioner"].decoding["beam"]
+    return min(max(int(beam), 1), MAX_BEAM)
 
 
 def main() -> int:

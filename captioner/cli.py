@@ -62,16 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--embed-dim", type=_positive_int, default=256)
     train.add_argument("--units", type=_positive_int, default=256)
     train.add_argument("--dropout", type=float, default=0.5)
-    train.add_argument("--seed", type=int, default=8)
+    train.add_argument("--seed", type=int, nargs="+", default=[8],
+                       help="one decoder per seed; several make an ensemble (default: 8)")
+    train.add_argument("--beam", type=_positive_int, default=3, help="default beam width to record in the card")
+    train.add_argument("--length-penalty", type=float, default=0.0,
+                       help="default length penalty to record in the card")
     train.set_defaults(run=run_train)
 
     evaluate = commands.add_parser("evaluate", help="caption a split and score it against its references")
     _data_options(evaluate, encoder=False)
     evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     evaluate.add_argument("--split", default="test", choices=("train", "dev", "test"))
-    evaluate.add_argument("--beam", type=_positive_int, default=3, help="beam width (1 = greedy; default 3)")
-    evaluate.add_argument("--length-penalty", type=float, default=0.0,
-                          help="rank candidates by log-probability / length**P (default 0)")
+    evaluate.add_argument("--beam", type=_positive_int, help="beam width (1 = greedy; default: the model card's)")
+    evaluate.add_argument("--length-penalty", type=float,
+                          help="rank candidates by log-probability / length**P (default: the model card's)")
     evaluate.add_argument("--limit", type=_positive_int, help="only the first N images of the split")
     evaluate.add_argument("--out", type=Path, help="write the scores as JSON here")
     evaluate.add_argument("--record", metavar="NAME", help="also store the scores in the model card as metrics.NAME")
@@ -89,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("--out", type=Path, help="write rows to this .csv or .jsonl file; run again to resume")
     caption.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: model/)")
     caption.add_argument("--batch-size", type=_positive_int, default=32)
-    caption.add_argument("--beam", type=_positive_int, default=3, help="beam width (1 = greedy; default 3)")
+    caption.add_argument("--beam", type=_positive_int, help="beam width (1 = greedy; default: the model card's)")
     caption.set_defaults(run=run_caption)
     return parser
 
@@ -134,14 +138,17 @@ def run_train(args) -> int:
         train_config=TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
             patience=args.patience, lr_patience=args.lr_patience, label_smoothing=args.label_smoothing,
-            seed=args.seed,
+            seed=args.seed[0],
         ),
+        seeds=args.seed,
+        decoding={"beam": args.beam, "length_penalty": args.length_penalty},
         cache_dir=args.cache,
         # One line per epoch when the output is a log, a live bar when it is a terminal.
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    training = run.model.card["training"]
-    print(f"saved {args.out}: best dev loss {training['best_dev_loss']:.3f} at epoch {training['best_epoch']}")
+    for member in run.model.card["training"]["members"]:
+        print(f"saved {args.out / member['weights']} (seed {member['seed']}): best dev loss "
+              f"{member['best_dev_loss']:.3f} at epoch {member['best_epoch']}")
     return 0
 
 
@@ -152,7 +159,8 @@ def run_evaluate(args) -> int:
     from .io import write_atomically
 
     result = evaluate_model(args.model, args.data, args.split, args.beam, args.length_penalty, args.limit, args.cache)
-    print(f"{result['split']} split, {result['images']} images, beam {result['beam']}, {result['encoder']}:")
+    print(f"{result['split']} split, {result['images']} images, beam {result['beam']}, length penalty "
+          f"{result['length_penalty']}, {result['encoder']}:")
     print(format_scores(result))
     if args.out:
         write_atomically(args.out, json.dumps(result, indent=2).encode())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -22,6 +23,10 @@ from .serving import Captioner
 from .text import clean_caption
 
 METRICS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
+
+
+# What the shipped model must reach on the test split (issue 5), for choosing its decoding on dev.
+TARGETS = {"bleu_1": 0.62, "bleu_4": 0.20, "meteor": 0.20, "cider": 0.52}
 
 
 def score_captions(candidates: dict[str, str], references: dict[str, list[str]], meteor: bool = True) -> dict:
@@ -59,18 +64,22 @@ def evaluate_model(
     model_dir: str | Path,
     data_root: str | Path | None = None,
     split: str = "test",
-    beam_size: int = 3,
-    length_penalty: float = 0.0,
+    beam_size: int | None = None,
+    length_penalty: float | None = None,
     limit: int | None = None,
     cache_dir: Path | None = None,
     samples: int = 10,
     meteor: bool = True,
     captioner: Captioner | None = None,
 ) -> dict:
-    """Caption every image of a split with a trained model and score the captions."""
-    if beam_size < 1:
+    """Caption every image of a split with a trained model and score the captions.
+
+    Beam width and length penalty default to those the model card records.
+    """
+    if beam_size is not None and beam_size < 1:
         raise CaptionerError(f"beam width must be at least 1, got {beam_size}")
     captioner = captioner or Captioner(model_dir)
+    beam_size, length_penalty = captioner.search_settings(beam_size, length_penalty)
     data = load_captions(data_root)
     names = split_images(data, split, limit)
     features = extract_features(captioner.encoder, {n: data.image_path(n) for n in names}, cache_dir, progress=False)
@@ -102,6 +111,27 @@ def record_metrics(model_dir: str | Path, key: str, result: dict) -> None:
 
     card = load_card(model_dir)
     card.setdefault("metrics", {})[key] = {k: v for k, v in result.items() if k not in ("samples", "per_image")}
+    write_card(model_dir, card)
+
+
+def choose_decoding(results: Sequence[dict], targets: dict[str, float] = TARGETS) -> dict:
+    """The result, of several decoding settings scored on the dev split, that clears every target by the
+    widest margin: the largest ``min(score / target)``. Ties go to the earlier (cheaper) setting.
+
+    One number such as CIDEr alone would pick long captions that lose BLEU-1; the targets ask for all four.
+    """
+    if not results:
+        raise CaptionerError("no decoding settings to choose from")
+    return max(results, key=lambda result: min(result[k] / target for k, target in targets.items()))
+
+
+def record_decoding(model_dir: str | Path, result: dict) -> None:
+    """Make a result's beam width and length penalty the model's defaults (the app, CLI and evaluation use them)."""
+    from .model import load_card, write_card
+
+    card = load_card(model_dir)
+    card["decoding"] = {"beam": int(result["beam"]), "length_penalty": float(result["length_penalty"]),
+                        "chosen_on": result["split"]}
     write_card(model_dir, card)
 
 

@@ -25,12 +25,11 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import CaptionerError, __version__
-from .encoders import ENCODER_ARCHITECTURE_FILE, ENCODER_WEIGHTS_FILE
 from .io import damaged_files, file_digests, load_keras_network, save_keras_network, write_atomically
 from .text import PAD_ID, Vocabulary
 
 ARCHITECTURE_FILE = "caption_model.json"
-WEIGHTS_FILE = "caption_model.weights.h5"
+WEIGHTS_FILE = "caption_model.weights.h5"  # the first (or only) decoder; an ensemble's others are numbered
 VOCAB_FILE = "vocab.json"
 CARD_FILE = "model_card.json"
 
@@ -215,22 +214,52 @@ def finished_epochs(backup_dir: Path) -> int:
 
 @dataclass
 class CaptionModel:
-    """A trained captioner as loaded from its folder."""
+    """A trained captioner as loaded from its folder: one decoder network, or several that vote."""
 
-    network: object  # keras.Model
+    networks: list  # keras.Model, one per ensemble member, all of the same architecture
     vocab: Vocabulary
     card: dict
+
+    @property
+    def network(self):
+        """The first member: the whole model when it is not an ensemble."""
+        return self.networks[0]
 
     @property
     def encoder_name(self) -> str:
         return self.card["encoder"]["name"]
 
 
-def save_model(network, vocab: Vocabulary, card: dict, folder: str | Path) -> Path:
-    """Write the architecture JSON, weights HDF5, vocabulary JSON and model card, each atomically."""
+def member_weights_file(member: int) -> str:
+    """``caption_model.weights.h5`` for the first member, ``caption_model_2.weights.h5`` and so on after it."""
+    return WEIGHTS_FILE if member == 0 else WEIGHTS_FILE.replace(".weights.h5", f"_{member + 1}.weights.h5")
+
+
+def decoder_weight_files(card: dict) -> list[str]:
+    """The weight files of a model's decoders, as its card lists them (cards before ensembles named one)."""
+    files = card.get("files", {}).get("weights", WEIGHTS_FILE)
+    return [files] if isinstance(files, str) else list(files)
+
+
+def decoding_defaults(card: dict) -> dict:
+    """The beam width and length penalty chosen on the dev split for this model (beam 3, no penalty before)."""
+    chosen = card.get("decoding", {})
+    return {"beam": int(chosen.get("beam", 3)), "length_penalty": float(chosen.get("length_penalty", 0.0))}
+
+
+def save_model(networks: Sequence, vocab: Vocabulary, card: dict, folder: str | Path) -> Path:
+    """Write the architecture JSON, one weights HDF5 per member, the vocabulary JSON and the model card.
+
+    Members share one architecture (they differ only in their seed), so it is written once. Each file is
+    written atomically.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    save_keras_network(network, folder / ARCHITECTURE_FILE, folder / WEIGHTS_FILE)
+    # A folder retrained with fewer members must not keep (and checksum, and serve) the old extra ones.
+    for stale in folder.glob(member_weights_file(1).replace("_2.", "_*.")):
+        stale.unlink()
+    for member, network in enumerate(networks):
+        save_keras_network(network, folder / ARCHITECTURE_FILE, folder / member_weights_file(member))
     vocab.save(folder / VOCAB_FILE)
     write_card(folder, card)
     return folder
@@ -249,12 +278,13 @@ def write_card(folder: str | Path, card: dict) -> dict:
 
 
 def load_model(folder: str | Path) -> CaptionModel:
-    """Load a model folder with plain Keras: ``model_from_json`` + ``load_weights``."""
+    """Load a model folder with plain Keras: ``model_from_json`` + ``load_weights``, once per member."""
     folder = Path(folder)
     card = load_card(folder)
     vocab = Vocabulary.load(folder / VOCAB_FILE)
-    network = load_keras_network(folder / ARCHITECTURE_FILE, folder / WEIGHTS_FILE, "the model")
-    return CaptionModel(network, vocab, card)
+    networks = [load_keras_network(folder / ARCHITECTURE_FILE, folder / weights, "the model")
+                for weights in decoder_weight_files(card)]
+    return CaptionModel(networks, vocab, card)
 
 
 def load_card(folder: str | Path, verify: bool = True) -> dict:
@@ -281,38 +311,49 @@ def model_card(
     model_config: ModelConfig,
     train_config: TrainConfig,
     data: dict,
-    history: dict,
-    training_seconds: float,
+    histories: Sequence[dict],
+    seeds: Sequence[int],
+    training_seconds: Sequence[float],
+    decoding: dict | None = None,
 ) -> dict:
-    """What a reader (and the app) needs to know about a trained model."""
-    dev_loss = history.get("val_loss", [])
-    resumed_after = int(history.get("resumed_after_epoch", 0))
-    best_epoch = resumed_after + int(np.argmin(dev_loss)) + 1 if dev_loss else None
+    """What a reader (and the app) needs to know about a trained model: one entry per ensemble member."""
+    members = [
+        {"seed": seed, "weights": member_weights_file(i), **training_summary(history), "seconds": round(seconds, 1)}
+        for i, (seed, history, seconds) in enumerate(zip(seeds, histories, training_seconds))
+    ]
+    settings = {k: v for k, v in asdict(train_config).items() if k != "seed"}
     return {
-        "name": "merge captioner",
+        "name": "merge captioner" if len(members) == 1 else f"ensemble of {len(members)} merge captioners",
         "encoder": encoder,
         "vocab_size": len(vocab),
         "max_length": vocab.max_length,
         "min_word_count": vocab.min_count,
         "architecture": asdict(model_config),
-        "training": {
-            **asdict(train_config),
-            "epochs_run": resumed_after + len(history.get("loss", [])),
-            "resumed_after_epoch": resumed_after,  # losses below are from that epoch on
-            "best_epoch": best_epoch,
-            "best_dev_loss": float(min(dev_loss)) if dev_loss else None,
-            "train_loss": [round(float(v), 4) for v in history.get("loss", [])],
-            "dev_loss": [round(float(v), 4) for v in dev_loss],
-            "seconds": round(training_seconds, 1),
-        },
+        "training": {**settings, "seconds": round(sum(training_seconds), 1), "members": members},
+        "decoding": decoding_defaults({"decoding": decoding or {}}),
         "data": data,
         "metrics": {},
         "versions": library_versions(),
         "date": datetime.date.today().isoformat(),
         "files": {
-            "architecture": ARCHITECTURE_FILE, "weights": WEIGHTS_FILE, "vocabulary": VOCAB_FILE,
-            "encoder_architecture": ENCODER_ARCHITECTURE_FILE, "encoder_weights": ENCODER_WEIGHTS_FILE,
+            "architecture": ARCHITECTURE_FILE,
+            "weights": [m["weights"] for m in members],
+            "vocabulary": VOCAB_FILE,
         },
+    }
+
+
+def training_summary(history: dict) -> dict:
+    """Epochs, best epoch and losses of one member's run; a resumed run counts the epochs before it."""
+    dev_loss = history.get("val_loss", [])
+    resumed_after = int(history.get("resumed_after_epoch", 0))
+    return {
+        "epochs_run": resumed_after + len(history.get("loss", [])),
+        "resumed_after_epoch": resumed_after,  # losses below are from that epoch on
+        "best_epoch": resumed_after + int(np.argmin(dev_loss)) + 1 if dev_loss else None,
+        "best_dev_loss": float(min(dev_loss)) if dev_loss else None,
+        "train_loss": [round(float(v), 4) for v in history.get("loss", [])],
+        "dev_loss": [round(float(v), 4) for v in dev_loss],
     }
 
 

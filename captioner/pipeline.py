@@ -3,23 +3,32 @@
 ``train_captioner`` goes data -> text -> features -> model -> ``model/`` (with the ONNX encoder the lean
 runtime serves); ``Captioner`` (from :mod:`captioner.serving`) captions
 photos with a trained folder and the encoder its card names.
+
+With several seeds it trains one decoder per seed on the same features and saves them as an ensemble:
+their next-word probabilities are averaged at every step, which is worth more than any single change to
+one decoder was on the dev split (README, "Experiments").
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from . import CaptionerError
 from .data import CaptionSet, load_captions
-from .encoders import build_encoder, get_encoder_spec, save_encoder
+from .encoders import ENCODER_ARCHITECTURE_FILE, ENCODER_WEIGHTS_FILE, build_encoder, get_encoder_spec
 from .export import export_onnx_encoder
 from .features import extract_features
 from .images import load_rgb
+from .io import atomic_path, write_atomically
 from .model import (
+    CaptionExamples,
     CaptionModel,
     ModelConfig,
     TrainConfig,
@@ -59,7 +68,7 @@ class TrainingRun:
     """Everything a training run produced, for the notebook to show."""
 
     model: CaptionModel
-    history: dict
+    histories: list[dict]  # one per ensemble member
     features: dict[str, np.ndarray] = field(repr=False)
     train_images: list[str] = field(repr=False)
     dev_images: list[str] = field(repr=False)
@@ -75,10 +84,19 @@ def train_captioner(
     min_count: int = 5,
     model_config: ModelConfig = ModelConfig(),
     train_config: TrainConfig = TrainConfig(),
+    seeds: Sequence[int] | None = None,
+    decoding: dict | None = None,
     cache_dir: Path | None = None,
     verbose: int = 1,
 ) -> TrainingRun:
-    """Train a merge captioner on the train split, stop on the dev split, save it to ``out_dir``."""
+    """Train a merge captioner on the train split, stop on the dev split, save it to ``out_dir``.
+
+    ``seeds`` trains one decoder per seed (default: ``train_config.seed`` alone) and saves them as an
+    ensemble; ``decoding`` (``beam``, ``length_penalty``) is recorded as the model's default search.
+    """
+    seeds = list(seeds) if seeds is not None else [train_config.seed]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise CaptionerError(f"an ensemble needs one or more different seeds, got {seeds}")
     spec = get_encoder_spec(encoder_name)
     data = load_captions(data_root)
     train_images = split_images(data, "train", limit)
@@ -95,10 +113,18 @@ def train_captioner(
     train = caption_examples(train_images, features, tokenized, vocab)
     dev = caption_examples(dev_images, features, tokenized, vocab)
 
-    network = build_model(len(vocab), spec.feature_size, model_config)
-    started = time.perf_counter()
     out_dir = Path(out_dir)
-    history = train_model(network, train, dev, train_config, checkpoint_dir=out_dir / "checkpoints", verbose=verbose)
+    networks, histories, seconds = [], [], []
+    for member, seed in enumerate(seeds):
+        if verbose and len(seeds) > 1:
+            print(f"member {member + 1} of {len(seeds)}, seed {seed}")
+        network, history, took = train_member(
+            build_model(len(vocab), spec.feature_size, model_config), train, dev,
+            dataclasses.replace(train_config, seed=seed), out_dir / "checkpoints" / f"member_{member + 1}", verbose,
+        )
+        networks.append(network)
+        histories.append(history)
+        seconds.append(took)
     card = model_card(
         encoder=spec.card(),
         vocab=vocab,
@@ -110,16 +136,42 @@ def train_captioner(
             "train_captions": len(train.token_ids),
             "dev_images": len(dev_images),
         },
-        history=history,
-        training_seconds=time.perf_counter() - started,
+        histories=histories,
+        seeds=seeds,
+        training_seconds=seconds,
+        decoding=decoding,
     )
-    save_model(network, vocab, card, out_dir)
-    save_encoder(encoder, out_dir)
+    save_model(networks, vocab, card, out_dir)
+    for legacy in (ENCODER_ARCHITECTURE_FILE, ENCODER_WEIGHTS_FILE):
+        # Older folders carried a Keras copy of the encoder; it is rebuilt from its weights package now.
+        (out_dir / legacy).unlink(missing_ok=True)
     sample = [data.image_path(n) for n in dev_images[:4]]
     export_onnx_encoder(encoder, out_dir, np.stack([load_rgb(p, (spec.input_size,) * 2) for p in sample]))
-    card = write_card(out_dir, card)  # again, now that the encoder files are there too
+    card = write_card(out_dir, card)  # again, now that the encoder file is there too
     _remove_checkpoints(out_dir / "checkpoints")
-    return TrainingRun(CaptionModel(network, vocab, card), history, features, train_images, dev_images)
+    return TrainingRun(CaptionModel(networks, vocab, card), histories, features, train_images, dev_images)
+
+
+def train_member(network, train: CaptionExamples, dev: CaptionExamples, config: TrainConfig,
+                 checkpoint_dir: Path, verbose: int) -> tuple[object, dict, float]:
+    """Train one decoder, or take it from ``checkpoint_dir`` if an interrupted run already finished it.
+
+    A finished member's weights and history are kept there until the whole model is saved, so a run
+    killed while training the third member of an ensemble does not train the first two again.
+    """
+    finished_weights, finished_history = checkpoint_dir / "final.weights.h5", checkpoint_dir / "history.json"
+    if finished_weights.is_file() and finished_history.is_file():
+        network.load_weights(finished_weights)
+        saved = json.loads(finished_history.read_text())
+        return network, saved["history"], saved["seconds"]
+    started = time.perf_counter()
+    history = train_model(network, train, dev, config, checkpoint_dir=checkpoint_dir, verbose=verbose)
+    took = time.perf_counter() - started
+    with atomic_path(finished_weights) as temporary:
+        network.save_weights(str(temporary))
+    history = {k: [float(x) for x in v] if isinstance(v, list) else v for k, v in history.items()}
+    write_atomically(finished_history, json.dumps({"history": history, "seconds": took}).encode())
+    return network, history, took
 
 
 def _dev_share(limit: int | None) -> int | None:

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from .data import CaptionSet
+from .evaluate import TARGETS
 from .images import load_rgb
 
 # Published Flickr8k test figures (fractions), for the comparison table.
@@ -21,7 +22,6 @@ PUBLISHED = {
     "Tanti et al. 2018, merge": {"bleu_4": 0.178, "meteor": 0.193, "cider": 0.469},
     "Show, Attend and Tell (soft)": {"bleu_1": 0.670, "bleu_4": 0.195, "meteor": 0.189},
 }
-TARGETS = {"bleu_1": 0.62, "bleu_4": 0.20, "meteor": 0.20, "cider": 0.52}
 
 
 def show_photos(data: CaptionSet, names: Sequence[str], captions: dict[str, str] | None = None, size: int = 160):
@@ -83,18 +83,20 @@ def plot_text_statistics(tokenized: dict[str, list[list[str]]], top: int = 25):
     return figure
 
 
-def plot_history(history: dict):
-    """Training and dev loss per epoch."""
+def plot_history(histories: list[dict]):
+    """Training and dev loss per epoch, one colour per ensemble member."""
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6.5, 3.6))
-    epochs = range(1, len(history["loss"]) + 1)
-    axis.plot(epochs, history["loss"], "o-", label="train")
-    axis.plot(epochs, history["val_loss"], "o-", label="dev")
-    best = int(np.argmin(history["val_loss"])) + 1
-    axis.axvline(best, color="grey", linestyle=":", label=f"best dev (epoch {best})")
-    axis.set(xlabel="epoch", ylabel="loss (cross-entropy)", title="training")
-    axis.legend()
+    for member, history in enumerate(histories, start=1):
+        epochs = range(1, len(history["loss"]) + 1)
+        name = f"member {member}: " if len(histories) > 1 else ""
+        train_line, = axis.plot(epochs, history["loss"], "o-", markersize=3, label=f"{name}train")
+        axis.plot(epochs, history["val_loss"], "s--", markersize=3, color=train_line.get_color(), label=f"{name}dev")
+        best = int(np.argmin(history["val_loss"])) + 1
+        axis.plot(best, min(history["val_loss"]), "*", markersize=12, color=train_line.get_color())
+    axis.set(xlabel="epoch", ylabel="loss (cross-entropy)", title="training (star: best dev epoch, kept)")
+    axis.legend(fontsize="small", ncol=max(1, len(histories)))
     figure.tight_layout()
     return figure
 
@@ -106,6 +108,17 @@ def comparison_table(result: dict, label: str = "this model"):
     columns = ["bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "cider"]
     rows = {label: {k: result.get(k) for k in columns}, **PUBLISHED, "targets": TARGETS}
     return pd.DataFrame.from_dict(rows, orient="index")[columns].rename(columns=str.upper).round(3)
+
+
+def decoding_table(results: Sequence[dict]):
+    """Scores of each decoding setting tried, with the margin by which it clears the targets (at least 1: all met)."""
+    import pandas as pd
+
+    rows = [{"beam": r["beam"], "length penalty": r["length_penalty"],
+             **{k.upper(): r[k] for k in ("bleu_1", "bleu_4", "meteor", "cider")},
+             "distinct": r["distinct_captions"], "margin": min(r[k] / t for k, t in TARGETS.items()),
+             "seconds": r["decode_seconds"]} for r in results]
+    return pd.DataFrame(rows).round(3)
 
 
 def best_and_worst(per_image: dict[str, dict], count: int = 3) -> tuple[list[str], list[str]]:

@@ -16,12 +16,12 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import CaptionerError
-from .decode import beam_search, caption_text
+from .decode import EnsembleStepper, beam_search, caption_text
 from .encoders import EncoderSpec, get_encoder_spec, load_encoder
 from .explain import DEFAULT_GRID, explain
 from .export import ONNX_ENCODER_FILE
 from .images import MAX_PIXELS, ImageError, load_rgb
-from .model import VOCAB_FILE, WEIGHTS_FILE, load_card
+from .model import VOCAB_FILE, decoder_weight_files, decoding_defaults, load_card
 from .numpy_decoder import NumpyMergeDecoder
 from .text import Vocabulary
 
@@ -62,14 +62,18 @@ class Captioner:
     """Captions photos with a trained model folder, using the encoder its model card names.
 
     Decoding runs in NumPy over the saved weights, carrying the LSTM state from word to word; it gives
-    the Keras network's words (tests check it on 200 test photos).
+    the Keras network's words (tests check it on 200 test photos). An ensemble's decoders all read the
+    same features and their next-word distributions are averaged. Beam width and length penalty default
+    to the ones the model card records (chosen on the dev split).
     """
 
     def __init__(self, model_dir: str | Path, encoder=None):
         folder = Path(model_dir)
         self.card = load_card(folder)
         self.vocab = Vocabulary.load(folder / VOCAB_FILE)
-        self.stepper = NumpyMergeDecoder.from_file(folder / WEIGHTS_FILE)
+        self.decoders = [NumpyMergeDecoder.from_file(folder / name) for name in decoder_weight_files(self.card)]
+        self.stepper = self.decoders[0] if len(self.decoders) == 1 else EnsembleStepper(self.decoders)
+        self.decoding = decoding_defaults(self.card)
         if encoder is None and (folder / ONNX_ENCODER_FILE).is_file():
             encoder = OnnxEncoder(folder / ONNX_ENCODER_FILE, get_encoder_spec(self.encoder_name))
         self.encoder = encoder or load_encoder(folder, self.encoder_name)
@@ -77,15 +81,15 @@ class Captioner:
 
     def _check_shapes(self, folder: Path) -> None:
         """Files from different models fit together badly: refuse them rather than caption with them."""
-        decoder = self.stepper
-        expected = {
-            "vocabulary entries (vocab.json) vs the decoder's words": (len(self.vocab), decoder.embedding.shape[0]),
-            "the decoder's output words vs its input words": (decoder.output_kernel.shape[1], decoder.embedding.shape[0]),
-            "the encoder's feature size vs the decoder's": (self.encoder.spec.feature_size, decoder.image_kernel.shape[0]),
-        }
-        for what, (a, b) in expected.items():
-            if a != b:
-                raise CaptionerError(f"the model in {folder} does not fit together: {what}: {a} != {b}")
+        for decoder in self.decoders:
+            expected = {
+                "vocabulary entries (vocab.json) vs the decoder's words": (len(self.vocab), decoder.embedding.shape[0]),
+                "the decoder's output words vs its input words": (decoder.output_kernel.shape[1], decoder.embedding.shape[0]),
+                "the encoder's feature size vs the decoder's": (self.encoder.spec.feature_size, decoder.image_kernel.shape[0]),
+            }
+            for what, (a, b) in expected.items():
+                if a != b:
+                    raise CaptionerError(f"the model in {folder} does not fit together: {what}: {a} != {b}")
 
     @property
     def encoder_name(self) -> str:
@@ -94,16 +98,23 @@ class Captioner:
     def warm_up(self) -> None:
         """Run one blank photo through, so the first real request does not pay for graph tracing (~0.8 s)."""
         side = self.encoder.spec.input_size
-        self.caption_features(self.encoder.encode(np.zeros((1, side, side, 3), np.uint8)), beam_size=1)
+        self.caption_features(self.encoder.encode(np.zeros((1, side, side, 3), np.uint8)))
 
     def caption_features(
-        self, features: np.ndarray, beam_size: int = 1, length_penalty: float = 0.0
+        self, features: np.ndarray, beam_size: int | None = None, length_penalty: float | None = None
     ) -> list[list[tuple[str, float]]]:
         """For each image, its candidate captions with their log-probabilities, best first."""
+        beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
         results = beam_search(self.stepper, features, self.vocab.max_length, beam_size, length_penalty)
         return [[(caption_text(c.ids, self.vocab), c.log_prob) for c in candidates] for candidates in results]
 
-    def caption_image(self, data: bytes, beam_size: int = 3, length_penalty: float = 0.0,
+    def search_settings(self, beam_size: int | None, length_penalty: float | None) -> tuple[int, float]:
+        """The given beam width and length penalty, or the model's defaults for those not given."""
+        beam_size = self.decoding["beam"] if beam_size is None else beam_size
+        length_penalty = self.decoding["length_penalty"] if length_penalty is None else length_penalty
+        return beam_size, length_penalty
+
+    def caption_image(self, data: bytes, beam_size: int | None = None, length_penalty: float | None = None,
                       max_pixels: int = MAX_PIXELS) -> dict:
         """One photo's caption, its beam candidates and where the time went; ImageError for bad bytes."""
         started = time.perf_counter()
@@ -125,13 +136,13 @@ class Captioner:
             },
         }
 
-    def explain_image(self, data: bytes, grid: int = DEFAULT_GRID, beam_size: int = 3,
+    def explain_image(self, data: bytes, grid: int = DEFAULT_GRID, beam_size: int | None = None,
                       max_pixels: int = MAX_PIXELS) -> dict:
         """The caption and, for each of its words, an occlusion map over a ``grid x grid`` of the photo."""
         started = time.perf_counter()
         pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
         features = self.encoder.encode(pixels[None])
-        best = beam_search(self.stepper, features, self.vocab.max_length, beam_size)[0][0]
+        best = beam_search(self.stepper, features, self.vocab.max_length, *self.search_settings(beam_size, None))[0][0]
         words = self.vocab.decode(best.ids)
         explanation = explain(self.encoder, self.stepper, pixels, features, best.ids, words, grid)
         return {
@@ -144,7 +155,7 @@ class Captioner:
         }
 
     def caption_sources(
-        self, sources: Sequence[str | Path | bytes], batch_size: int = 32, beam_size: int = 1
+        self, sources: Sequence[str | Path | bytes], batch_size: int = 32, beam_size: int | None = None
     ) -> Iterable[CaptionResult]:
         """Caption paths or bytes in batches; an unreadable one gets an error, the rest still a caption."""
         size = (self.encoder.spec.input_size,) * 2

@@ -131,7 +131,7 @@ def test_training_killed_mid_run_resumes_from_its_last_finished_epoch(colour_dat
                "--batch-size", "4", "--embed-dim", "16", "--units", "16", "--out", str(out)]
     first = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True)
-    metadata = out / "checkpoints" / "backup" / "training_metadata.json"
+    metadata = out / "checkpoints" / "member_1" / "backup" / "training_metadata.json"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and first.poll() is None:
         if finished_epochs(metadata.parent) >= 3:
@@ -148,6 +148,7 @@ def test_training_killed_mid_run_resumes_from_its_last_finished_epoch(colour_dat
     epochs = [int(n) for n in re.findall(r"^Epoch (\d+)/15", second.stdout, re.MULTILINE)]
     assert epochs[0] == finished + 1 and epochs[-1] == 15
     card = json.loads((out / "model_card.json").read_text())
-    assert card["training"]["epochs_run"] == 15 and card["training"]["resumed_after_epoch"] == finished
-    assert len(card["training"]["train_loss"]) == 15 - finished
+    member = card["training"]["members"][0]
+    assert member["epochs_run"] == 15 and member["resumed_after_epoch"] == finished
+    assert len(member["train_loss"]) == 15 - finished
     assert not (out / "checkpoints").exists()

@@ -50,7 +50,8 @@ def test_what_the_notebook_wrote_is_served_by_the_app(executed, photos):
         response = client.post("/api/caption", data={"image": (photo, "photo.jpg")}, content_type="multipart/form-data")
     assert response.status_code == 200 and response.get_json()["caption"]
     card = client.get("/api/model").get_json()
-    assert card["metrics"]["test_beam3"]["images"] == 20 and card["data"]["train_images"] == 40
+    assert card["metrics"]["test"]["images"] == 20 and card["data"]["train_images"] == 40
+    assert len(card["files"]["weights"]) == 3 and card["decoding"]["chosen_on"] == "dev"
 
 
 def test_the_committed_notebook_shows_a_full_run():
