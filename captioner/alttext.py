@@ -9,6 +9,7 @@ names the model that wrote it, so a library captioned over several runs says whi
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from . import CaptionerError
+from .model import decoder_weight_files
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 FIELDS = ("image", "caption", "log_prob", "error", "model")
@@ -39,8 +41,14 @@ def find_images(paths: Sequence[Path], recursive: bool = False) -> list[Path]:
 
 
 def model_version(card: dict) -> str:
-    """``encoder, date, first 12 hex digits of the decoder weights' SHA-256`` (when the card records it)."""
-    digest = card.get("checksums", {}).get("caption_model.weights.h5", {}).get("sha256", "")
+    """``encoder, date, first 12 hex digits of the decoder weights' SHA-256`` (when the card records it).
+
+    An ensemble's digest is the SHA-256 of its members' digests in order, so any retrained member shows.
+    """
+    checksums = card.get("checksums", {})
+    digests = [checksums.get(name, {}).get("sha256", "") for name in decoder_weight_files(card)]
+    digest = "" if not all(digests) else digests[0] if len(digests) == 1 else \
+        hashlib.sha256("".join(digests).encode()).hexdigest()
     return " ".join(part for part in (card["encoder"]["name"], str(card.get("date", "")), digest[:12]) if part)
 
 

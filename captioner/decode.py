@@ -89,6 +89,12 @@ class EnsembleStepper:
         return [member.reorder(s, rows) for member, s in zip(self.members, state)]
 
 
+def keras_reference(networks: list) -> Stepper:
+    """The Keras stepper for a model's decoder networks: the network itself, or their ensemble."""
+    steppers = [KerasPrefixStepper(network) for network in networks]
+    return steppers[0] if len(steppers) == 1 else EnsembleStepper(steppers)
+
+
 def greedy_decode(stepper: Stepper, features: np.ndarray, max_length: int) -> list[list[int]]:
     """The most likely word at every step: beam search of width 1."""
     return [best[0].ids for best in beam_search(stepper, features, max_length, beam_size=1)]

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from . import CaptionerError
-from .io import load_keras_network, save_keras_network
+from .io import load_keras_network
 
 
 @dataclass(frozen=True)
@@ -71,18 +71,14 @@ def build_encoder(name: str, pretrained: bool = True) -> Encoder:
     return Encoder(spec, spec.build_network(pretrained))
 
 
-# A trained model folder carries its encoder, so captioning needs neither the weights packages nor a
-# download: the architecture as JSON and the weights as HDF5, like the decoder.
+# Model folders written before ensembles carried a Keras copy of their encoder (20 MB for Lite2). Now the
+# folder carries only encoder.onnx for serving, and the Keras encoder is rebuilt from its weights package.
 ENCODER_ARCHITECTURE_FILE = "encoder.json"
 ENCODER_WEIGHTS_FILE = "encoder.weights.h5"
 
 
-def save_encoder(encoder: Encoder, folder: Path) -> None:
-    save_keras_network(encoder.network, folder / ENCODER_ARCHITECTURE_FILE, folder / ENCODER_WEIGHTS_FILE)
-
-
 def load_encoder(folder: Path, name: str) -> Encoder:
-    """The encoder saved in a model folder, or, for folders without one, the encoder built by name."""
+    """The Keras encoder of a model folder: its saved copy in older folders, otherwise built by name."""
     if not (folder / ENCODER_ARCHITECTURE_FILE).is_file():
         return build_encoder(name)
     network = load_keras_network(folder / ENCODER_ARCHITECTURE_FILE, folder / ENCODER_WEIGHTS_FILE, "the encoder")

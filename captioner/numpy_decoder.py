@@ -58,13 +58,14 @@ class NumpyMergeDecoder:
         as_type = lambda arrays: [np.ascontiguousarray(a, dtype=dtype) for a in arrays]  # noqa: E731
         self.image_kernel, self.image_bias = as_type(weights["image_projection"])
         (self.embedding,) = as_type(weights["word_embedding"])
-        self.lstm_kernel, self.lstm_recurrent, self.lstm_bias = as_type(weights["caption_lstm"])
+        lstm_kernel, lstm_recurrent, self.lstm_bias = as_type(weights["caption_lstm"])
         self.hidden_kernel, self.hidden_bias = as_type(weights["decoder_hidden"])
         self.output_kernel, self.output_bias = as_type(weights["next_word"])
-        self.units = self.lstm_recurrent.shape[0]
+        self.units = lstm_recurrent.shape[0]
         self.dtype = dtype
         # One product for the word's and the state's contribution to the gates: [x, h] @ [[W], [U]].
-        self.gate_kernel = np.concatenate([self.lstm_kernel, self.lstm_recurrent])
+        # Only the joined kernel is kept: an ensemble holds several decoders in every worker.
+        self.gate_kernel = np.concatenate([lstm_kernel, lstm_recurrent])
 
     @classmethod
     def from_file(cls, path: str | Path) -> "NumpyMergeDecoder":

@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/bench_serving.py [--requests 100] [--baseline-requests 20]
 
-(a) This project: gunicorn + the app with the shipped model (ONNX encoder, NumPy decoder), greedy and
-    beam 3.
+(a) This project: gunicorn + the app with the shipped model (ONNX encoder, NumPy decoders), greedy,
+    beam 3, and the search its model card records (the app's default).
 (b) The baseline, as the seed projects serve: a Flask app with InceptionV3 (299x299) in TensorFlow,
     then one ``model.predict`` per generated word, each re-reading the whole padded prefix of a classic
     merge model. Its weights are random (timing only), so its captions are stopped at 12 words, the
@@ -28,6 +28,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from captioner.data import REPO_ROOT, default_data_root  # noqa: E402
+from captioner.model import load_card  # noqa: E402
 
 BASELINE_WORDS = 12
 
@@ -109,6 +110,7 @@ def main() -> None:
         time_requests(url, photos, 5)  # warm
         greedy = time_requests(url, photos, args.requests, beam=1)
         beam3 = time_requests(url, photos, args.requests, beam=3)
+        chosen = time_requests(url, photos, args.requests)  # the search the model card records
         worker_rss = sum(rss_mb(w) for w in children(ours.pid))
     finally:
         stop_server(ours)
@@ -126,13 +128,15 @@ def main() -> None:
         stop_server(base)
 
     print(f"{'server':<44} {'p50 ms':>8} {'p95 ms':>8}")
+    decoding = load_card(REPO_ROOT / "model", verify=False)["decoding"]
     rows = [("this project, greedy", greedy), ("this project, beam 3", beam3),
+            (f"this project, beam {decoding['beam']}, penalty {decoding['length_penalty']} (default)", chosen),
             (f"baseline: InceptionV3 + per-word predict ({BASELINE_WORDS} words)", baseline)]
     for label, times in rows:
         print(f"{label:<44} {statistics.median(times):>8.1f} {percentile(times, 95):>8.1f}")
     print(f"baseline / this project (p50): greedy {statistics.median(baseline) / statistics.median(greedy):.0f}x, "
           f"beam 3 {statistics.median(baseline) / statistics.median(beam3):.0f}x")
-    print(f"resident memory after {2 * args.requests + 5} requests: this project's worker {worker_rss:.0f} MB, "
+    print(f"resident memory after {3 * args.requests + 5} requests: this project's worker {worker_rss:.0f} MB, "
           f"baseline {baseline_rss:.0f} MB")
 
     images = sorted((default_data_root() / "Images").glob("*.jpg"))[: args.cli_images]

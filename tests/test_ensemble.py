@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from captioner.data import REPO_ROOT
-from captioner.decode import EnsembleStepper, KerasPrefixStepper, beam_search
+from captioner.decode import EnsembleStepper, beam_search, keras_reference
 from captioner.model import ModelConfig, TrainConfig, finished_epochs, load_model
 from captioner.text import START_ID
 
@@ -67,9 +67,8 @@ def test_the_lean_ensemble_gives_the_keras_ensemble_s_probabilities_and_captions
     lean = Captioner(out)
     keras_model = load_model(out)
     assert isinstance(lean.stepper, EnsembleStepper) and len(lean.decoders) == 2
-    reference = EnsembleStepper([KerasPrefixStepper(network) for network in keras_model.networks])
+    reference = keras_reference(keras_model.networks)
     features = np.stack(list(run.features.values()))
-    words = np.full(len(features), START_ID)
     lean_state, keras_state = lean.stepper.start(features), reference.start(features)
     for word in (START_ID, 4, 5, 6):
         words = np.full(len(features), word)

@@ -10,7 +10,7 @@ import pytest
 
 from captioner import CaptionerError
 from captioner.data import REPO_ROOT
-from captioner.decode import KerasPrefixStepper, beam_search
+from captioner.decode import beam_search, keras_reference
 from captioner.text import START_ID
 
 MODEL_DIR = REPO_ROOT / "model"
@@ -71,14 +71,16 @@ def test_onnx_features_match_keras_on_200_test_photos(two_paths):
 def test_lean_captions_and_probabilities_match_keras_on_200_test_photos(two_paths):
     lean, keras_model, lean_features, keras_features = two_paths
     max_length = lean.vocab.max_length
-    keras_captions = beam_search(KerasPrefixStepper(keras_model.network), keras_features, max_length, 1)
+    assert len(keras_model.networks) == len(lean.card["files"]["weights"])  # every member of the ensemble
+    keras_captions = beam_search(keras_reference(keras_model.networks), keras_features, max_length, 1)
     lean_captions = beam_search(lean.stepper, lean_features, max_length, 1)
     assert [c[0].ids for c in lean_captions] == [c[0].ids for c in keras_captions]
-    # Next-word probabilities along every greedy prefix, word by word.
+    # Next-word probabilities along every greedy prefix, word by word: the members' mean, as Keras gives it.
     prefixes = np.full((len(keras_features), 1), START_ID)
     state = lean.stepper.start(lean_features)
     for _ in range(8):
-        keras_probs = np.asarray(keras_model.network.predict_on_batch([keras_features, prefixes]))[:, -1]
+        keras_probs = np.mean([np.asarray(network.predict_on_batch([keras_features, prefixes]))[:, -1]
+                               for network in keras_model.networks], axis=0)
         lean_log_probs, state = lean.stepper.step(state, prefixes[:, -1])
         assert np.abs(np.exp(lean_log_probs) - keras_probs).max() < 1e-4
         prefixes = np.concatenate([prefixes, keras_probs.argmax(axis=1)[:, None]], axis=1)
