@@ -52,13 +52,17 @@ class TrainConfig:
     seed: int = 8
 
 
-def build_model(vocab_size: int, feature_size: int, config: ModelConfig = ModelConfig()):
+def build_model(vocab_size: int, feature_size: int, config: ModelConfig = ModelConfig(), seed: int | None = None):
     """The merge captioner: ``(image features, caption prefix ids) -> next-word probabilities``.
 
-    The prefix has any length; the output has one distribution per prefix position.
+    The prefix has any length; the output has one distribution per prefix position. With ``seed``, the
+    initial weights are reproducible (training seeds its shuffling and dropout again itself).
     """
     import keras
     from keras import layers
+
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
 
     image = keras.Input((feature_size,), name="image_features")
     prefix = keras.Input((None,), dtype="int32", name="caption_prefix")

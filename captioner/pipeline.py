@@ -119,7 +119,7 @@ def train_captioner(
         if verbose and len(seeds) > 1:
             print(f"member {member + 1} of {len(seeds)}, seed {seed}")
         network, history, took = train_member(
-            build_model(len(vocab), spec.feature_size, model_config), train, dev,
+            build_model(len(vocab), spec.feature_size, model_config, seed=seed), train, dev,
             dataclasses.replace(train_config, seed=seed), out_dir / "checkpoints" / f"member_{member + 1}", verbose,
         )
         networks.append(network)

@@ -53,11 +53,12 @@ def test_training_through_the_cli_writes_the_model_folder(cli_model):
 
 
 def test_caption_prints_image_tab_caption(cli_model, photos):
-    result = captioner("caption", "--model", cli_model, photos[0], photos[1])
+    # Greedy: a three-epoch model's beam search, ranked by raw log-probability, may settle on "a".
+    result = captioner("caption", "--model", cli_model, "--beam", "1", photos[0], photos[1])
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split("\t")[0] for line in lines] == [str(photos[0]), str(photos[1])]
-    assert all(len(line.split("\t")[1].split()) >= 2 for line in lines)
+    assert all(len(line.split("\t")[1].split()) >= 2 for line in lines), lines
 
 
 def test_a_corrupt_jpeg_is_reported_and_the_other_photos_still_get_captions(cli_model, photos, tmp_path):

@@ -164,3 +164,11 @@ def test_artifacts_hold_no_training_state(trained_colour_model):
     assert not json.loads((out / "caption_model.json").read_text()).get("compile_config")
     with h5py.File(out / "caption_model.weights.h5") as weights:
         assert "optimizer" not in weights, "the optimizer's moments would triple the file"
+
+
+def test_a_seed_fixes_the_initial_weights():
+    def first_weights(seed):
+        return build_model(50, 12, ModelConfig(embed_dim=8, units=8), seed=seed).get_layer("next_word").get_weights()[0]
+
+    np.testing.assert_array_equal(first_weights(3), first_weights(3))
+    assert not np.allclose(first_weights(3), first_weights(4))
