@@ -78,16 +78,33 @@ class NumpyMergeDecoder:
 
     def step(self, state: DecoderState, words: np.ndarray) -> tuple[np.ndarray, DecoderState]:
         x = self.embedding[words]
-        gates = np.concatenate([x, state.h], axis=1) @ self.gate_kernel + self.lstm_bias
+        gates = _product(np.concatenate([x, state.h], axis=1), self.gate_kernel) + self.lstm_bias
         i, f, g, o = np.split(gates, 4, axis=1)
         c = _sigmoid(f) * state.c + _sigmoid(i) * np.tanh(g)
         h = _sigmoid(o) * np.tanh(c)
-        hidden = np.maximum((state.image + h) @ self.hidden_kernel + self.hidden_bias, 0)
-        logits = hidden @ self.output_kernel + self.output_bias
+        hidden = np.maximum(_product(state.image + h, self.hidden_kernel) + self.hidden_bias, 0)
+        logits = _product(hidden, self.output_kernel) + self.output_bias
         return _log_softmax(logits.astype(np.float64)), DecoderState(state.image, h, c)
 
     def reorder(self, state: DecoderState, rows: np.ndarray) -> DecoderState:
         return DecoderState(state.image[rows], state.h[rows], state.c[rows])
+
+
+def _product(rows: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``rows @ kernel``, one row at a time when there are few rows.
+
+    OpenBLAS's matrix product repacks the whole kernel on every call, which for a beam's 3 or 4 rows costs
+    more than the arithmetic: 3 rows x (512 x 1024) took 260 us against 3 x 29 us as vector products. For
+    the shipped three-decoder ensemble, between photo encodings, decoding with beam 3 went from 18.1 to
+    12.9 ms per photo (median), beam 4 from 18.0 to 16.4 ms. (ONNX Runtime, which packs weights once, gave
+    12.5 ms, but its packed copies cost 50 MB more per worker.)
+    """
+    if 1 < len(rows) <= FEW_ROWS:
+        return np.stack([row @ kernel for row in rows])
+    return rows @ kernel
+
+
+FEW_ROWS = 4  # measured for beams 3 and 4; wider batches keep the matrix product
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -56,3 +56,15 @@ def test_an_unreadable_weights_file_is_a_clear_error(tmp_path):
     (tmp_path / "bad.weights.h5").write_bytes(b"not hdf5")
     with pytest.raises(CaptionerError, match="cannot read weights"):
         NumpyMergeDecoder.from_file(tmp_path / "bad.weights.h5")
+
+
+@pytest.mark.parametrize("beam", [2, 3, 4])
+def test_one_photo_s_beam_matches_keras_too(both, beam):
+    """One photo's beam is a batch of 2-4 rows, which the decoder multiplies row by row (see ``_product``)."""
+    features, keras_model, numpy_decoder = both
+    max_length = keras_model.vocab.max_length
+    for image in features[:4]:
+        reference = beam_search(KerasPrefixStepper(keras_model.network), image[None], max_length, beam)[0]
+        lean = beam_search(numpy_decoder, image[None], max_length, beam)[0]
+        assert [c.ids for c in reference] == [c.ids for c in lean]
+        np.testing.assert_allclose([c.log_prob for c in reference], [c.log_prob for c in lean], atol=1e-4)
