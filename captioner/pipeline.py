@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,17 +161,25 @@ def train_member(network, train: CaptionExamples, dev: CaptionExamples, config: 
     killed while training the third member of an ensemble does not train the first two again.
     """
     finished_weights, finished_history = checkpoint_dir / "final.weights.h5", checkpoint_dir / "history.json"
+    settings = dataclasses.asdict(config)
     if finished_weights.is_file() and finished_history.is_file():
-        network.load_weights(finished_weights)
         saved = json.loads(finished_history.read_text())
-        return network, saved["history"], saved["seconds"]
+        try:
+            if saved["settings"] == settings:
+                network.load_weights(finished_weights)
+                return network, saved["history"], saved["seconds"]
+        except (KeyError, ValueError):  # an older record, or weights of another shape
+            pass
+        # A member an earlier run finished with other settings (seed, epochs, ...): not this one.
+        shutil.rmtree(checkpoint_dir)
     started = time.perf_counter()
     history = train_model(network, train, dev, config, checkpoint_dir=checkpoint_dir, verbose=verbose)
     took = time.perf_counter() - started
     with atomic_path(finished_weights) as temporary:
         network.save_weights(str(temporary))
     history = {k: [float(x) for x in v] if isinstance(v, list) else v for k, v in history.items()}
-    write_atomically(finished_history, json.dumps({"history": history, "seconds": took}).encode())
+    record = {"settings": settings, "history": history, "seconds": took}
+    write_atomically(finished_history, json.dumps(record).encode())
     return network, history, took
 
 
@@ -181,6 +190,4 @@ def _dev_share(limit: int | None) -> int | None:
 
 def _remove_checkpoints(folder: Path) -> None:
     """The finished model is saved; the resume state of the run is no longer needed."""
-    import shutil
-
     shutil.rmtree(folder, ignore_errors=True)

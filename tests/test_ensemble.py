@@ -155,3 +155,26 @@ def test_a_run_killed_in_its_second_member_keeps_the_first(colour_dataset, tmp_p
     reference.load_weights(tmp_path / "kept.weights.h5")
     for ours, kept_weights in zip(saved.get_weights(), reference.get_weights()):
         np.testing.assert_array_equal(ours, kept_weights)
+
+
+def test_a_finished_member_is_reused_only_with_the_same_settings(tmp_path):
+    from captioner.model import CaptionExamples, build_model
+    from captioner.pipeline import train_member
+
+    rng = np.random.default_rng(0)
+    examples = CaptionExamples(rng.random((6, 12), dtype=np.float32), np.repeat(np.arange(6), 2),
+                               [[START_ID, *rng.integers(4, 20, 5), 3] for _ in range(12)])
+    folder = tmp_path / "member_1"
+
+    def member(seed, epochs=2):
+        network = build_model(20, 12, ModelConfig(embed_dim=4, units=4), seed=seed)
+        return train_member(network, examples, examples, TrainConfig(epochs=epochs, batch_size=4, seed=seed),
+                            folder, verbose=0)
+
+    first_network, first_history, first_seconds = member(1)
+    again_network, again_history, again_seconds = member(1)  # what a resumed run does: no training
+    assert again_seconds == first_seconds and again_history == first_history  # the record, not a new run
+    for ours, theirs in zip(again_network.get_weights(), first_network.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    _, other_history, _ = member(2, epochs=3)  # other settings in the same folder: trained anew
+    assert len(other_history["loss"]) == 3
