@@ -245,9 +245,10 @@ def decoder_weight_files(card: dict) -> list[str]:
     return [files] if isinstance(files, str) else list(files)
 
 
-def decoding_defaults(card: dict) -> dict:
-    """The beam width and length penalty chosen on the dev split for this model (beam 3, no penalty before)."""
-    chosen = card.get("decoding", {})
+def decoding_defaults(chosen: dict | None) -> dict:
+    """A card's ``decoding`` entry (the search chosen on the dev split) as beam width and length penalty;
+    cards without one get beam 3 and no penalty, as before."""
+    chosen = chosen or {}
     return {"beam": int(chosen.get("beam", 3)), "length_penalty": float(chosen.get("length_penalty", 0.0))}
 
 
@@ -260,7 +261,7 @@ def save_model(networks: Sequence, vocab: Vocabulary, card: dict, folder: str | 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # A folder retrained with fewer members must not keep (and checksum, and serve) the old extra ones.
-    for stale in folder.glob(member_weights_file(1).replace("_2.", "_*.")):
+    for stale in folder.glob(WEIGHTS_FILE.replace(".weights.h5", "_*.weights.h5")):  # member_weights_file's names
         stale.unlink()
     for member, network in enumerate(networks):
         save_keras_network(network, folder / ARCHITECTURE_FILE, folder / member_weights_file(member))
@@ -334,7 +335,7 @@ def model_card(
         "min_word_count": vocab.min_count,
         "architecture": asdict(model_config),
         "training": {**settings, "seconds": round(sum(training_seconds), 1), "members": members},
-        "decoding": decoding_defaults({"decoding": decoding or {}}),
+        "decoding": decoding_defaults(decoding),
         "data": data,
         "metrics": {},
         "versions": library_versions(),

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import CaptionerError
-from .decode import EnsembleStepper, beam_search, caption_text
+from .decode import beam_search, caption_text, combined
 from .encoders import EncoderSpec, get_encoder_spec, load_encoder
 from .explain import DEFAULT_GRID, explain
 from .export import ONNX_ENCODER_FILE
@@ -72,8 +72,8 @@ class Captioner:
         self.card = load_card(folder)
         self.vocab = Vocabulary.load(folder / VOCAB_FILE)
         self.decoders = [NumpyMergeDecoder.from_file(folder / name) for name in decoder_weight_files(self.card)]
-        self.stepper = self.decoders[0] if len(self.decoders) == 1 else EnsembleStepper(self.decoders)
-        self.decoding = decoding_defaults(self.card)
+        self.stepper = combined(self.decoders)
+        self.decoding = decoding_defaults(self.card.get("decoding"))
         if encoder is None and (folder / ONNX_ENCODER_FILE).is_file():
             encoder = OnnxEncoder(folder / ONNX_ENCODER_FILE, get_encoder_spec(self.encoder_name))
         self.encoder = encoder or load_encoder(folder, self.encoder_name)

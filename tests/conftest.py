@@ -65,9 +65,9 @@ def colour_dataset(tmp_path) -> Path:
     return write_colour_dataset(tmp_path / "colours")
 
 
-@pytest.fixture(scope="session")
-def trained_colour_model(tmp_path_factory):
-    """A merge captioner trained on the colour data set through the pipeline, saved to a folder."""
+def train_colour_model(tmp_path_factory, epochs: int = 60, **options):
+    """``(data root, model folder, run)``: a small merge captioner trained on a fresh colour data set through
+    the pipeline; ``options`` go to ``train_captioner`` (``seeds``, ``decoding``)."""
     from captioner.model import ModelConfig, TrainConfig
     from captioner.pipeline import train_captioner
 
@@ -76,10 +76,16 @@ def trained_colour_model(tmp_path_factory):
     run = train_captioner(
         root, out, "thumbnail", min_count=1,
         model_config=ModelConfig(embed_dim=32, units=32, dropout=0.1),
-        train_config=TrainConfig(epochs=60, batch_size=8, learning_rate=1e-2, patience=60),
-        cache_dir=tmp_path_factory.mktemp("cache"), verbose=0,
+        train_config=TrainConfig(epochs=epochs, batch_size=8, learning_rate=1e-2, patience=epochs),
+        cache_dir=tmp_path_factory.mktemp("cache"), verbose=0, **options,
     )
     return root, out, run
+
+
+@pytest.fixture(scope="session")
+def trained_colour_model(tmp_path_factory):
+    """A merge captioner trained on the colour data set through the pipeline, saved to a folder."""
+    return train_colour_model(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -26,19 +26,9 @@ SEEDS = [3, 4]
 @pytest.fixture(scope="module")
 def ensemble(tmp_path_factory):
     """Two colour-model decoders, seeds 3 and 4, with beam 2 and length penalty 0.5 recorded as defaults."""
-    from captioner.pipeline import train_captioner
-    from tests.conftest import write_colour_dataset
+    from tests.conftest import train_colour_model
 
-    root = write_colour_dataset(tmp_path_factory.mktemp("data") / "colours")
-    out = tmp_path_factory.mktemp("ensemble")
-    run = train_captioner(
-        root, out, "thumbnail", min_count=1,
-        model_config=ModelConfig(embed_dim=32, units=32, dropout=0.1),
-        train_config=TrainConfig(epochs=40, batch_size=8, learning_rate=1e-2, patience=40),
-        seeds=SEEDS, decoding={"beam": 2, "length_penalty": 0.5},
-        cache_dir=tmp_path_factory.mktemp("cache"), verbose=0,
-    )
-    return root, out, run
+    return train_colour_model(tmp_path_factory, epochs=40, seeds=SEEDS, decoding={"beam": 2, "length_penalty": 0.5})
 
 
 def test_one_weights_file_per_seed_and_a_card_that_lists_them(ensemble):

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from captioner.data import REPO_ROOT
+from captioner.decode import Candidate
 from captioner.model import load_card
 
 MODEL_DIR = REPO_ROOT / "model"
@@ -50,9 +51,9 @@ def test_real_photos_get_sensible_captions(shipped, photos):
     for result in results:
         # 123889082 shows two dogs ("Two dogs are playing together on green grass"): either word is right.
         assert result.error is None and {"dog", "dogs"} & set(result.caption.split()), result.caption
-        # Best first by log-probability per word (<end> counted) to the power of the card's length penalty.
+        # Best first by beam search's own score: log-probability per word to the card's length penalty.
         penalty = shipped.decoding["length_penalty"]
-        scores = [lp / (len(text.split()) + 1) ** penalty for text, lp in result.candidates]
+        scores = [Candidate(text.split(), lp).score(penalty) for text, lp in result.candidates]
         assert scores == sorted(scores, reverse=True) and len(scores) == 3
 
 
