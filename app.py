@@ -228,7 +228,7 @@ def caption(data: bytes, beam: int) -> dict:
     card = _card()
     result["model"] = {"encoder": card["encoder"]["name"], "date": card.get("date"), "beam": beam,
                        "length_penalty": captioner.decoding["length_penalty"],
-                       "decoders": len(captioner.decoders)}
+                       "decoders": captioner.decoder.members}
     return result
 
 

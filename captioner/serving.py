@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import CaptionerError
-from .decode import beam_search, caption_text, combined
+from .decode import beam_search, caption_text
 from .encoders import EncoderSpec, get_encoder_spec, load_encoder
 from .explain import DEFAULT_GRID, explain
 from .export import ONNX_ENCODER_FILE
@@ -71,8 +71,7 @@ class Captioner:
         folder = Path(model_dir)
         self.card = load_card(folder)
         self.vocab = Vocabulary.load(folder / VOCAB_FILE)
-        self.decoders = [NumpyMergeDecoder.from_file(folder / name) for name in decoder_weight_files(self.card)]
-        self.stepper = combined(self.decoders)
+        self.decoder = NumpyMergeDecoder.from_files([folder / name for name in decoder_weight_files(self.card)])
         self.decoding = decoding_defaults(self.card.get("decoding"))
         if encoder is None and (folder / ONNX_ENCODER_FILE).is_file():
             encoder = OnnxEncoder(folder / ONNX_ENCODER_FILE, get_encoder_spec(self.encoder_name))
@@ -81,15 +80,15 @@ class Captioner:
 
     def _check_shapes(self, folder: Path) -> None:
         """Files from different models fit together badly: refuse them rather than caption with them."""
-        for decoder in self.decoders:
-            expected = {
-                "vocabulary entries (vocab.json) vs the decoder's words": (len(self.vocab), decoder.embedding.shape[0]),
-                "the decoder's output words vs its input words": (decoder.output_kernel.shape[1], decoder.embedding.shape[0]),
-                "the encoder's feature size vs the decoder's": (self.encoder.spec.feature_size, decoder.image_kernel.shape[0]),
-            }
-            for what, (a, b) in expected.items():
-                if a != b:
-                    raise CaptionerError(f"the model in {folder} does not fit together: {what}: {a} != {b}")
+        decoder = self.decoder
+        expected = {
+            "vocabulary entries (vocab.json) vs the decoder's words": (len(self.vocab), decoder.vocab_size),
+            "the decoder's output words vs its input words": (decoder.output_kernel.shape[2], decoder.vocab_size),
+            "the encoder's feature size vs the decoder's": (self.encoder.spec.feature_size, decoder.feature_size),
+        }
+        for what, (a, b) in expected.items():
+            if a != b:
+                raise CaptionerError(f"the model in {folder} does not fit together: {what}: {a} != {b}")
 
     @property
     def encoder_name(self) -> str:
@@ -105,7 +104,7 @@ class Captioner:
     ) -> list[list[tuple[str, float]]]:
         """For each image, its candidate captions with their log-probabilities, best first."""
         beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
-        results = beam_search(self.stepper, features, self.vocab.max_length, beam_size, length_penalty)
+        results = beam_search(self.decoder, features, self.vocab.max_length, beam_size, length_penalty)
         return [[(caption_text(c.ids, self.vocab), c.log_prob) for c in candidates] for candidates in results]
 
     def search_settings(self, beam_size: int | None, length_penalty: float | None) -> tuple[int, float]:
@@ -142,9 +141,9 @@ class Captioner:
         started = time.perf_counter()
         pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
         features = self.encoder.encode(pixels[None])
-        best = beam_search(self.stepper, features, self.vocab.max_length, *self.search_settings(beam_size, None))[0][0]
+        best = beam_search(self.decoder, features, self.vocab.max_length, *self.search_settings(beam_size, None))[0][0]
         words = self.vocab.decode(best.ids)
-        explanation = explain(self.encoder, self.stepper, pixels, features, best.ids, words, grid)
+        explanation = explain(self.encoder, self.decoder, pixels, features, best.ids, words, grid)
         return {
             "caption": " ".join(words),
             "words": words,

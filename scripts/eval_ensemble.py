@@ -13,7 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from captioner import CaptionerError  # noqa: E402
-from captioner.decode import EnsembleStepper  # noqa: E402
+from captioner.model import decoder_weight_files  # noqa: E402
+from captioner.numpy_decoder import NumpyMergeDecoder  # noqa: E402
 from captioner.evaluate import evaluate_model, format_scores  # noqa: E402
 from captioner.serving import Captioner  # noqa: E402
 
@@ -30,7 +31,8 @@ def main() -> None:
     if len({m.encoder_name for m in members}) != 1 or len({tuple(m.vocab.words) for m in members}) != 1:
         raise CaptionerError("ensemble members must share the encoder and the vocabulary")
     ensemble = members[0]
-    ensemble.stepper = EnsembleStepper([m.stepper for m in members])
+    ensemble.decoder = NumpyMergeDecoder.from_files(
+        [model / name for model, member in zip(args.models, members) for name in decoder_weight_files(member.card)])
     result = evaluate_model(args.models[0], None, args.split, args.beam, args.penalty, captioner=ensemble)
     print(f"ensemble of {len(members)} {args.split} beam {args.beam} penalty {args.penalty}: {format_scores(result)}")
 

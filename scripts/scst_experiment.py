@@ -87,7 +87,7 @@ def decoder_from_keras(network) -> NumpyMergeDecoder:
     """The NumPy decoder over a Keras network's current weights (no file in between)."""
     weights = {layer.name: [np.asarray(w) for w in layer.get_weights()] for layer in network.layers
                if layer.get_weights()}
-    return NumpyMergeDecoder(weights)
+    return NumpyMergeDecoder([weights])
 
 
 def sample_captions(decoder: NumpyMergeDecoder, features: np.ndarray, max_length: int,

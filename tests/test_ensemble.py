@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from captioner.data import REPO_ROOT
-from captioner.decode import EnsembleStepper, beam_search, keras_reference
+from captioner.decode import beam_search, keras_reference
 from captioner.model import ModelConfig, TrainConfig, finished_epochs, load_model
 from captioner.text import START_ID
 
@@ -56,17 +56,17 @@ def test_the_lean_ensemble_gives_the_keras_ensemble_s_probabilities_and_captions
     _, out, run = ensemble
     lean = Captioner(out)
     keras_model = load_model(out)
-    assert isinstance(lean.stepper, EnsembleStepper) and len(lean.decoders) == 2
+    assert lean.decoder.members == 2
     reference = keras_reference(keras_model.networks)
     features = np.stack(list(run.features.values()))
-    lean_state, keras_state = lean.stepper.start(features), reference.start(features)
+    lean_state, keras_state = lean.decoder.start(features), reference.start(features)
     for word in (START_ID, 4, 5, 6):
         words = np.full(len(features), word)
-        lean_log_probs, lean_state = lean.stepper.step(lean_state, words)
+        lean_log_probs, lean_state = lean.decoder.step(lean_state, words)
         keras_log_probs, keras_state = reference.step(keras_state, words)
         np.testing.assert_allclose(np.exp(lean_log_probs), np.exp(keras_log_probs), atol=1e-5)
     max_length = keras_model.vocab.max_length
-    assert [r[0].ids for r in beam_search(lean.stepper, features, max_length, 2, 0.5)] == \
+    assert [r[0].ids for r in beam_search(lean.decoder, features, max_length, 2, 0.5)] == \
         [r[0].ids for r in beam_search(reference, features, max_length, 2, 0.5)]
 
 
@@ -113,7 +113,7 @@ def test_retraining_a_folder_with_fewer_members_removes_the_old_ones(ensemble, t
     train_captioner(root, folder, "thumbnail", min_count=1, model_config=ModelConfig(embed_dim=8, units=8),
                     train_config=TrainConfig(epochs=1, batch_size=8), cache_dir=tmp_path / "cache", verbose=0)
     assert not (folder / "caption_model_2.weights.h5").exists() and not (folder / "encoder.json").exists()
-    assert len(Captioner(folder).decoders) == 1
+    assert Captioner(folder).decoder.members == 1
 
 
 def test_a_run_killed_in_its_second_member_keeps_the_first(colour_dataset, tmp_path):

@@ -53,7 +53,7 @@ def test_the_colour_word_looks_at_the_coloured_square(app, corner):
     words = ["a", "red", "square"]
     ids = captioner.vocab.encode(words)[1:-1]
     pixels = load_rgb(encode(image, "PNG"), (side, side))
-    result = explain(captioner.encoder, captioner.stepper, pixels, captioner.encoder.encode(pixels[None]), ids,
+    result = explain(captioner.encoder, captioner.decoder, pixels, captioner.encoder.encode(pixels[None]), ids,
                      words, 4)
     quarter = (slice(0, 2), slice(0, 2)) if corner == "top-left" else (slice(2, 4), slice(2, 4))
     inside, outside = inside_and_outside(result.heatmaps[1].tolist(), *quarter)

@@ -68,3 +68,32 @@ def test_one_photo_s_beam_matches_keras_too(both, beam):
         lean = beam_search(numpy_decoder, image[None], max_length, beam)[0]
         assert [c.ids for c in reference] == [c.ids for c in lean]
         np.testing.assert_allclose([c.log_prob for c in reference], [c.log_prob for c in lean], atol=1e-4)
+
+
+def test_stacked_decoders_average_like_an_ensemble_of_separate_ones(trained_colour_model):
+    from captioner.decode import EnsembleStepper
+
+    _, model_dir, run = trained_colour_model
+    first = read_keras_weights(model_dir / "caption_model.weights.h5")
+    rng = np.random.default_rng(1)
+    second = {layer: [a + rng.normal(0, 0.2, a.shape).astype(a.dtype) for a in arrays] for layer, arrays in first.items()}
+    stacked = NumpyMergeDecoder([first, second])
+    separate = EnsembleStepper([NumpyMergeDecoder([first]), NumpyMergeDecoder([second])])
+    features = np.stack(list(run.features.values()))
+    stacked_state, separate_state = stacked.start(features), separate.start(features)
+    for word in (START_ID, 4, 5):
+        words = np.full(len(features), word)
+        stacked_log_probs, stacked_state = stacked.step(stacked_state, words)
+        separate_log_probs, separate_state = separate.step(separate_state, words)
+        np.testing.assert_allclose(stacked_log_probs, separate_log_probs, atol=1e-9)
+    for beam in (1, 3, 6):  # 3 takes the row-by-row products, 6 the matrix product
+        assert [[c.ids for c in r] for r in beam_search(stacked, features, 8, beam)] == \
+            [[c.ids for c in r] for r in beam_search(separate, features, 8, beam)]
+
+
+def test_decoders_of_different_shapes_are_not_stacked(trained_colour_model):
+    _, model_dir, _ = trained_colour_model
+    weights = read_keras_weights(model_dir / "caption_model.weights.h5")
+    narrower = {**weights, "decoder_hidden": [a[..., :-1] for a in weights["decoder_hidden"]]}
+    with pytest.raises(CaptionerError, match="same shapes"):
+        NumpyMergeDecoder([weights, narrower])

@@ -73,15 +73,15 @@ def test_lean_captions_and_probabilities_match_keras_on_200_test_photos(two_path
     max_length = lean.vocab.max_length
     assert len(keras_model.networks) == len(lean.card["files"]["weights"])  # every member of the ensemble
     keras_captions = beam_search(keras_reference(keras_model.networks), keras_features, max_length, 1)
-    lean_captions = beam_search(lean.stepper, lean_features, max_length, 1)
+    lean_captions = beam_search(lean.decoder, lean_features, max_length, 1)
     assert [c[0].ids for c in lean_captions] == [c[0].ids for c in keras_captions]
     # Next-word probabilities along every greedy prefix, word by word: the members' mean, as Keras gives it.
     prefixes = np.full((len(keras_features), 1), START_ID)
-    state = lean.stepper.start(lean_features)
+    state = lean.decoder.start(lean_features)
     for _ in range(8):
         keras_probs = np.mean([np.asarray(network.predict_on_batch([keras_features, prefixes]))[:, -1]
                                for network in keras_model.networks], axis=0)
-        lean_log_probs, state = lean.stepper.step(state, prefixes[:, -1])
+        lean_log_probs, state = lean.decoder.step(state, prefixes[:, -1])
         assert np.abs(np.exp(lean_log_probs) - keras_probs).max() < 1e-4
         prefixes = np.concatenate([prefixes, keras_probs.argmax(axis=1)[:, None]], axis=1)
 
