@@ -12,16 +12,15 @@ import os
 import time
 import warnings
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Mapping
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .data import REPO_ROOT
 from .encoders import Encoder
-from .images import ImageError, load_rgb
+from .images import load_in_batches
 from .io import atomic_path
 
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "features"
@@ -74,8 +73,9 @@ def extract_features(
     size = (encoder.spec.input_size, encoder.spec.input_size)
     bar = tqdm(total=len(todo), desc=f"features ({encoder.spec.name})", unit="img", disable=not progress)
     started = time.perf_counter()
-    for names, pixels, errors in _decoded_batches(todo, images, size, batch_size):
-        failed.update(errors)
+    for rows_done, pixels, errors in load_in_batches([images[name] for name in todo], size, batch_size):
+        names = [todo[i] for i in rows_done]
+        failed.update({todo[i]: error for i, error in errors.items()})
         if names:
             rows = encoder.encode(pixels)
             features.update(zip(names, rows))
@@ -96,31 +96,6 @@ def extract_features(
         more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
         warnings.warn(f"skipped {len(failed)} unreadable image(s): {listed}{more}", FeatureWarning, stacklevel=2)
     return features
-
-
-def _decoded_batches(
-    names: list[str], images: Mapping[str, Path], size: tuple[int, int], batch_size: int
-) -> Iterator[tuple[list[str], np.ndarray, dict[str, str]]]:
-    """Decode photos on a thread pool (PIL releases the GIL) while the encoder runs on the last batch."""
-
-    def decode(name: str):
-        try:
-            return name, load_rgb(images[name], size), None
-        except ImageError as error:
-            return name, None, str(error)
-
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        for batch in _chunks(names, batch_size):
-            results = list(pool.map(decode, batch))
-            good = [(n, px) for n, px, err in results if err is None]
-            errors = {n: err for n, _, err in results if err is not None}
-            pixels = np.stack([px for _, px in good]) if good else np.zeros((0, *size, 3), np.uint8)
-            yield [n for n, _ in good], pixels, errors
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _write_part(folder: Path, names: list[str], rows: list[np.ndarray]) -> None:

@@ -13,7 +13,9 @@ import os
 import struct
 import warnings
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -63,6 +65,33 @@ def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixel
         return np.asarray(image, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise ImageError(f"the image data is corrupt or truncated ({_reason(error)})") from None
+
+
+def load_in_batches(
+    sources: Sequence[bytes | str | os.PathLike], size: tuple[int, int], batch_size: int,
+) -> Iterator[tuple[list[int], np.ndarray, dict[int, str]]]:
+    """Decode photos in batches for an encoder: ``(indices of the good ones, their pixels, {index: error})``.
+
+    Photos are decoded on a thread pool (Pillow releases the GIL), and the next batch is already being
+    decoded while the caller encodes this one, so JPEG decoding and the encoder overlap.
+    """
+
+    def load(index: int) -> tuple[int, np.ndarray | None, str | None]:
+        try:
+            return index, load_rgb(sources[index], size), None
+        except ImageError as error:
+            return index, None, str(error)
+
+    batches = [range(start, min(start + batch_size, len(sources))) for start in range(0, len(sources), batch_size)]
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        pending = [pool.submit(load, i) for i in batches[0]] if batches else []
+        for number in range(len(batches)):
+            results = [future.result() for future in pending]
+            if number + 1 < len(batches):
+                pending = [pool.submit(load, i) for i in batches[number + 1]]
+            good = [(i, pixels) for i, pixels, _ in results if pixels is not None]
+            pixels = np.stack([px for _, px in good]) if good else np.zeros((0, *size, 3), np.uint8)
+            yield [i for i, _ in good], pixels, {i: error for i, _, error in results if error is not None}
 
 
 def open_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Image:

@@ -20,7 +20,7 @@ from .decode import beam_search, caption_text
 from .encoders import EncoderSpec, get_encoder_spec, load_encoder
 from .explain import DEFAULT_GRID, explain
 from .export import ONNX_ENCODER_FILE
-from .images import MAX_PIXELS, ImageError, load_rgb
+from .images import MAX_PIXELS, load_in_batches, load_rgb
 from .model import VOCAB_FILE, decoder_weight_files, decoding_defaults, load_card
 from .numpy_decoder import NumpyMergeDecoder
 from .text import Vocabulary
@@ -156,20 +156,19 @@ class Captioner:
     def caption_sources(
         self, sources: Sequence[str | Path | bytes], batch_size: int = 32, beam_size: int | None = None
     ) -> Iterable[CaptionResult]:
-        """Caption paths or bytes in batches; an unreadable one gets an error, the rest still a caption."""
+        """Caption paths or bytes in batches; an unreadable one gets an error, the rest still a caption.
+
+        The next batch's photos are decoded while this one is encoded and captioned.
+        """
         size = (self.encoder.spec.input_size,) * 2
-        for start in range(0, len(sources), batch_size):
-            results, pixels = [], []
-            for source in sources[start:start + batch_size]:
-                label = source if not isinstance(source, bytes) else "<bytes>"
-                try:
-                    pixels.append(load_rgb(source, size))
-                    results.append(CaptionResult(str(label)))
-                except ImageError as error:
-                    results.append(CaptionResult(str(label), error=str(error)))
-            good = [r for r in results if r.error is None]
+        for start, (good, pixels, errors) in zip(range(0, len(sources), batch_size),
+                                                  load_in_batches(sources, size, batch_size)):
+            results = {i: CaptionResult(_label(sources[i]), error=error) for i, error in errors.items()}
             if good:
-                candidates = self.caption_features(self.encoder.encode(np.stack(pixels)), beam_size)
-                for result, image_candidates in zip(good, candidates):
-                    result.candidates = image_candidates
-            yield from results
+                candidates = self.caption_features(self.encoder.encode(pixels), beam_size)
+                results.update({i: CaptionResult(_label(sources[i]), c) for i, c in zip(good, candidates)})
+            yield from (results[i] for i in range(start, min(start + batch_size, len(sources))))
+
+
+def _label(source: str | Path | bytes) -> str:
+    return "<bytes>" if isinstance(source, bytes) else str(source)

@@ -108,3 +108,21 @@ def test_a_missing_file_is_named(tmp_path):
 def test_real_photo_decodes(photos):
     pixels = load_rgb(photos[0], (224, 224))
     assert pixels.shape == (224, 224, 3) and 20 < pixels.mean() < 235
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 10])
+def test_batches_keep_every_photo_in_order_and_name_the_unreadable_ones(batch_size):
+    from captioner.images import load_in_batches
+
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]
+    sources = [encode(Image.new("RGB", (9, 7), colour), "PNG") for colour in colours]
+    sources[1], sources[4] = b"not an image", b"\x89PNG\r\n\x1a\n broken"
+    seen_good, seen_errors = [], {}
+    for good, pixels, errors in load_in_batches(sources, (4, 4), batch_size):
+        assert len(good) == len(pixels) and pixels.shape[1:] == (4, 4, 3)
+        for index, photo in zip(good, pixels):
+            assert tuple(photo[0, 0]) == colours[index]
+        seen_good += good
+        seen_errors.update(errors)
+    assert seen_good == [0, 2, 3]
+    assert sorted(seen_errors) == [1, 4] and all(seen_errors.values())
