@@ -49,6 +49,7 @@ class TrainConfig:
     patience: int = 3  # epochs without a better dev loss before stopping
     lr_patience: int = 0  # halve the learning rate after this many epochs without improvement (0: never)
     label_smoothing: float = 0.0
+    teacher_weight: float = 0.0  # distillation: share of the target that is the teachers' distribution
     seed: int = 8
 
 
@@ -112,12 +113,53 @@ def caption_examples(
     return CaptionExamples(np.stack([features[n] for n in names]), np.array(rows), ids)
 
 
-def make_dataset(examples: CaptionExamples, batch_size: int, shuffle: bool, seed: int = 0, one_hot: int = 0):
+@dataclass
+class TeacherTargets:
+    """The teachers' most likely next words at every position of every caption (distillation targets).
+
+    Only the top ``k`` words are kept, renormalised: the whole distribution for 30,000 captions would take
+    gigabytes, and the top 16 of a trained captioner hold nearly all of its probability.
+    """
+
+    words: np.ndarray  # (captions, positions, k) word ids
+    probabilities: np.ndarray  # (captions, positions, k), each row summing to 1
+
+
+def teacher_targets(networks: Sequence, examples: CaptionExamples, top_k: int = 16,
+                    batch_size: int = 256) -> TeacherTargets:
+    """Average the teachers' next-word probabilities over every prefix of every caption; keep the top ``k``.
+
+    Captions are run longest-first in batches of one length, so no prefix is padded.
+    """
+    top_k = min(top_k, networks[0].output_shape[-1])  # a vocabulary may have fewer words
+    lengths = np.array([len(ids) - 1 for ids in examples.token_ids])  # positions: <start> w1 .. wn
+    positions = int(lengths.max())
+    words = np.zeros((len(lengths), positions, top_k), np.int32)
+    probabilities = np.zeros((len(lengths), positions, top_k), np.float32)
+    order = np.argsort(-lengths, kind="stable")
+    for length in np.unique(lengths):
+        same = order[lengths[order] == length]
+        for start in range(0, len(same), batch_size):
+            batch = same[start:start + batch_size]
+            prefixes = np.array([examples.token_ids[i][:-1] for i in batch], np.int32)
+            image_features = examples.features[examples.image_rows[batch]]
+            mean = sum(np.asarray(network((image_features, prefixes), training=False)) for network in networks)
+            mean = mean / len(networks)
+            top = np.argpartition(-mean, top_k - 1, axis=-1)[..., :top_k]
+            top_probabilities = np.take_along_axis(mean, top, axis=-1)
+            words[batch, :length] = top
+            probabilities[batch, :length] = top_probabilities / top_probabilities.sum(-1, keepdims=True)
+    return TeacherTargets(words, probabilities)
+
+
+def make_dataset(examples: CaptionExamples, batch_size: int, shuffle: bool, seed: int = 0, one_hot: int = 0,
+                 teachers: TeacherTargets | None = None, teacher_weight: float = 0.0):
     """A ``tf.data`` pipeline of ``((image features, input ids), target ids, weights)``.
 
     Input ids are ``<start> w1 .. wn``, targets ``w1 .. wn <end>`` (one-hot over ``one_hot`` words if
-    given, for label smoothing); padding has weight 0. Captions are batched with others of similar
-    length, so little time goes on padding.
+    given, for label smoothing); padding has weight 0. With ``teachers``, each target is a mix:
+    ``teacher_weight`` of the teachers' distribution, the rest the caption's own word. Captions are batched
+    with others of similar length, so little time goes on padding.
     """
     import tensorflow as tf
 
@@ -125,32 +167,48 @@ def make_dataset(examples: CaptionExamples, batch_size: int, shuffle: bool, seed
     padded = np.full((len(lengths), lengths.max()), PAD_ID, dtype=np.int32)
     for i, ids in enumerate(examples.token_ids):
         padded[i, : len(ids)] = ids
-    data = tf.data.Dataset.from_tensor_slices((examples.image_rows.astype(np.int32), padded, lengths))
+    rows = examples.image_rows.astype(np.int32)
+    if teachers is None:  # empty stand-ins keep one pipeline for both cases
+        teachers = TeacherTargets(np.zeros((len(lengths), 0, 0), np.int32), np.zeros((len(lengths), 0, 0), np.float32))
+    data = tf.data.Dataset.from_tensor_slices((rows, padded, lengths, teachers.words, teachers.probabilities))
     if shuffle:
         data = data.shuffle(len(lengths), seed=seed, reshuffle_each_iteration=True)
-    data = data.map(lambda row, ids, length: (row, ids[:length]))
+    data = data.map(lambda row, ids, length, words, probabilities:
+                    (row, ids[:length], words[:length - 1], probabilities[:length - 1]))
     boundaries = [b for b in (10, 12, 14, 16, 18, 21, 25) if b < lengths.max()]
     # Known length, so that Keras shows a real progress bar and no "ran out of data" warning.
     bucket_sizes = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
     batches = int(sum(-(-n // batch_size) for n in bucket_sizes))
     data = data.bucket_by_sequence_length(
-        element_length_func=lambda row, ids: tf.shape(ids)[0],
+        element_length_func=lambda row, ids, words, probabilities: tf.shape(ids)[0],
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        padded_shapes=([], [None]),
-        padding_values=(0, PAD_ID),
+        padded_shapes=([], [None], [None, None], [None, None]),
+        padding_values=(0, PAD_ID, 0, 0.0),
     )
     table = tf.constant(examples.features, dtype=tf.float32)
 
-    def to_inputs(rows, ids):
+    def to_inputs(rows, ids, words, probabilities):
         targets = ids[:, 1:]
         weights = tf.cast(targets != PAD_ID, tf.float32)
         if one_hot:
             targets = tf.one_hot(targets, one_hot)
+        if teacher_weight:
+            targets = (1 - teacher_weight) * targets + teacher_weight * _dense(words, probabilities, one_hot)
         return (tf.gather(table, rows), ids[:, :-1]), targets, weights
 
     data = data.apply(tf.data.experimental.assert_cardinality(batches))
     return data.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _dense(words, probabilities, vocab_size: int):
+    """(batch, positions, k) word ids and their probabilities -> (batch, positions, vocab_size)."""
+    import tensorflow as tf
+
+    shape = tf.shape(words)
+    batch, position, _ = tf.meshgrid(tf.range(shape[0]), tf.range(shape[1]), tf.range(shape[2]), indexing="ij")
+    indices = tf.stack([batch, position, words], axis=-1)
+    return tf.scatter_nd(indices, probabilities, [shape[0], shape[1], vocab_size])
 
 
 def train_model(
@@ -160,17 +218,22 @@ def train_model(
     config: TrainConfig = TrainConfig(),
     checkpoint_dir: Path | None = None,
     verbose: int = 1,
+    teachers: tuple[TeacherTargets, TeacherTargets] | None = None,
 ):
     """Fit with early stopping on dev loss; the returned model holds the best epoch's weights.
 
     With ``checkpoint_dir``, the best weights are also kept there and an interrupted run resumes from
-    its last finished epoch (``BackupAndRestore``).
+    its last finished epoch (``BackupAndRestore``). With ``teachers`` (train and dev targets from
+    :func:`teacher_targets`) and ``config.teacher_weight``, the model learns the teachers' distributions.
     """
     import keras
 
     keras.utils.set_random_seed(config.seed)
-    # Keras's sparse cross-entropy has no label smoothing, so smoothed runs train on one-hot targets.
-    vocab_size = model.output_shape[-1] if config.label_smoothing else 0
+    distil = teachers is not None and config.teacher_weight > 0
+    # Keras's sparse cross-entropy has no label smoothing or soft targets: such runs train on dense targets.
+    vocab_size = model.output_shape[-1] if config.label_smoothing or distil else 0
+    train_teachers, dev_teachers = teachers if distil else (None, None)
+    teacher_weight = config.teacher_weight if distil else 0.0
     if vocab_size:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
         metric = "categorical_accuracy"
@@ -194,8 +257,10 @@ def train_model(
         ]
     resumed_after = finished_epochs(checkpoint_dir / "backup") if checkpoint_dir is not None else 0
     history = model.fit(
-        make_dataset(train, config.batch_size, shuffle=True, seed=config.seed, one_hot=vocab_size),
-        validation_data=make_dataset(dev, config.batch_size, shuffle=False, one_hot=vocab_size),
+        make_dataset(train, config.batch_size, shuffle=True, seed=config.seed, one_hot=vocab_size,
+                     teachers=train_teachers, teacher_weight=teacher_weight),
+        validation_data=make_dataset(dev, config.batch_size, shuffle=False, one_hot=vocab_size,
+                                     teachers=dev_teachers, teacher_weight=teacher_weight),
         epochs=config.epochs,
         shuffle=False,  # the dataset shuffles itself, with the run's seed
         callbacks=callbacks,
