@@ -17,8 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import captioner  # noqa: E402,F401  (first: it limits NumPy's threads as serving does)
-from captioner.data import REPO_ROOT  # noqa: E402
+from captioner.data import REPO_ROOT  # noqa: E402  (the package first: it limits NumPy's threads as serving does)
 from captioner.decode import EnsembleStepper, beam_search  # noqa: E402
 from captioner.images import load_rgb  # noqa: E402
 from captioner.model import decoder_weight_files  # noqa: E402
