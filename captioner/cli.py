@@ -8,6 +8,7 @@ as one ``warning: ...`` line each.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import warnings
 from pathlib import Path
@@ -64,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout", type=float, default=0.5)
     train.add_argument("--seed", type=int, nargs="+", default=[8],
                        help="one decoder per seed; several make an ensemble (default: 8)")
+    train.add_argument("--distil", type=float, metavar="WEIGHT",
+                       help="make the seeds' decoders teachers of one student decoder, saved alone; WEIGHT (0-1] "
+                            "is the teachers' share of its targets (0.8 did best on dev)")
+    train.add_argument("--student-epochs", type=_positive_int,
+                       help="the student's epoch limit (default: --epochs); it uses no label smoothing")
     train.add_argument("--beam", type=_positive_int, default=3, help="default beam width to record in the card")
     train.add_argument("--length-penalty", type=float, default=0.0,
                        help="default length penalty to record in the card")
@@ -127,6 +133,17 @@ def run_train(args) -> int:
         raise CaptionerError(f"--label-smoothing must be in [0, 1), got {args.label_smoothing}")
     if args.learning_rate <= 0:
         raise CaptionerError(f"--learning-rate must be positive, got {args.learning_rate}")
+    if args.distil is not None and not 0 < args.distil <= 1:
+        raise CaptionerError(f"--distil must be in (0, 1], got {args.distil}")
+    train_config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        patience=args.patience, lr_patience=args.lr_patience, label_smoothing=args.label_smoothing,
+        seed=args.seed[0],
+    )
+    student = None
+    if args.distil is not None:
+        student = dataclasses.replace(train_config, teacher_weight=args.distil, label_smoothing=0.0,
+                                      epochs=args.student_epochs or args.epochs)
     run = train_captioner(
         args.data,
         args.out,
@@ -135,19 +152,17 @@ def run_train(args) -> int:
         dev_limit=args.dev_limit,
         min_count=args.min_count,
         model_config=ModelConfig(embed_dim=args.embed_dim, units=args.units, dropout=args.dropout),
-        train_config=TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-            patience=args.patience, lr_patience=args.lr_patience, label_smoothing=args.label_smoothing,
-            seed=args.seed[0],
-        ),
+        train_config=train_config,
         seeds=args.seed,
+        student=student,
         decoding={"beam": args.beam, "length_penalty": args.length_penalty},
         cache_dir=args.cache,
         # One line per epoch when the output is a log, a live bar when it is a terminal.
         verbose=1 if sys.stdout.isatty() else 2,
     )
     for member in run.model.card["training"]["members"]:
-        print(f"saved {args.out / member['weights']} (seed {member['seed']}): best dev loss "
+        taught = f"taught by {len(run.model.card['training']['teachers'])} decoders, " if student else ""
+        print(f"saved {args.out / member['weights']} ({taught}seed {member['seed']}): best dev loss "
               f"{member['best_dev_loss']:.3f} at epoch {member['best_epoch']}")
     return 0
 

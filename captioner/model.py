@@ -384,22 +384,38 @@ def model_card(
     histories: Sequence[dict],
     seeds: Sequence[int],
     training_seconds: Sequence[float],
+    teachers: dict | None = None,
     decoding: dict | None = None,
 ) -> dict:
-    """What a reader (and the app) needs to know about a trained model: one entry per ensemble member."""
+    """What a reader (and the app) needs to know about a trained model: one entry per ensemble member.
+
+    A distilled model's card also lists its teachers (``teachers``: their ``seeds``, ``histories`` and
+    ``seconds``, as for members, and the ``config`` they were trained with; their weights are not kept),
+    and its training time includes theirs.
+    """
     members = [
         {"seed": seed, "weights": member_weights_file(i), **training_summary(history), "seconds": round(seconds, 1)}
         for i, (seed, history, seconds) in enumerate(zip(seeds, histories, training_seconds))
     ]
     settings = {k: v for k, v in asdict(train_config).items() if k != "seed"}
+    training = {**settings, "seconds": round(sum(training_seconds), 1), "members": members}
+    name = "merge captioner" if len(members) == 1 else f"ensemble of {len(members)} merge captioners"
+    if teachers:
+        training["teacher_settings"] = {k: v for k, v in asdict(teachers["config"]).items() if k != "seed"}
+        training["teachers"] = [
+            {"seed": seed, **training_summary(history), "seconds": round(seconds, 1)}
+            for seed, history, seconds in zip(teachers["seeds"], teachers["histories"], teachers["seconds"])
+        ]
+        training["seconds"] = round(sum(training_seconds) + sum(teachers["seconds"]), 1)
+        name = f"merge captioner distilled from {len(training['teachers'])}"
     return {
-        "name": "merge captioner" if len(members) == 1 else f"ensemble of {len(members)} merge captioners",
+        "name": name,
         "encoder": encoder,
         "vocab_size": len(vocab),
         "max_length": vocab.max_length,
         "min_word_count": vocab.min_count,
         "architecture": asdict(model_config),
-        "training": {**settings, "seconds": round(sum(training_seconds), 1), "members": members},
+        "training": training,
         "decoding": decoding_defaults(decoding),
         "data": data,
         "metrics": {},

@@ -1,12 +1,12 @@
 """Experiment: distil the shipped ensemble's decoders into one decoder (one-third of the decoding time).
 
-    .venv/bin/python scripts/distil_experiment.py [--teachers model] [--out runs/distil] [--init scratch|teacher]
-        [--teacher-weight 0.8] [--learning-rate 1e-3]
+    .venv/bin/python scripts/distil_experiment.py [--teachers model] [--out runs/distil_scratch_w08]
+        [--teacher-weight 0.8] [--learning-rate 1e-3] [--epochs 20]
 
 The teachers' averaged next-word distributions (top 16 words) at every prefix of every training caption
 become part of the target (``--teacher-weight``); the rest is the caption's own word. The student is a
-decoder of the same size, trained from scratch (or from the first teacher's weights) on the cached features
-(``python -m captioner features``). It is scored on dev with beam 3 and with the card's search, to compare
+decoder of the same size, trained from scratch (``captioner.pipeline.distil``, as ``train --distil`` does) on
+the cached features (``python -m captioner features``), from teachers already trained and saved. It is scored on dev with beam 3 and with the card's search, to compare
 with the ensemble and with one member (README, "Experiments"). Nothing here ships.
 """
 
@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import shutil
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,17 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from captioner.evaluate import evaluate_model, format_scores  # noqa: E402
 from captioner.features import load_cached  # noqa: E402
 from captioner.model import (  # noqa: E402
-    ModelConfig, TrainConfig, build_model, caption_examples, load_model, model_card, save_model, teacher_targets,
-    train_model, write_card,
+    ModelConfig, TrainConfig, caption_examples, load_model, model_card, save_model, write_card,
 )
-from captioner.pipeline import load_captions, split_images, tokenize  # noqa: E402
+from captioner.pipeline import distil, load_captions, split_images, tokenize  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teachers", type=Path, default=Path("model"))
     parser.add_argument("--out", type=Path, default=Path("runs/distil_scratch_w08"))
-    parser.add_argument("--init", choices=("teacher", "scratch"), default="scratch")
     parser.add_argument("--teacher-weight", type=float, default=0.8)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--epochs", type=int, default=20)
@@ -47,35 +44,28 @@ def main() -> None:
     train = caption_examples(split_images(data, "train"), features, tokenized, teachers.vocab)
     dev = caption_examples(split_images(data, "dev"), features, tokenized, teachers.vocab)
 
-    started = time.perf_counter()
-    targets = (teacher_targets(teachers.networks, train), teacher_targets(teachers.networks, dev))
-    took = time.perf_counter() - started
-    print(f"teacher targets: {took:.0f} s", flush=True)
-
     config = dataclasses.replace(
         TrainConfig(**{k: v for k, v in teachers.card["training"].items() if k in TrainConfig.__dataclass_fields__}),
         epochs=args.epochs, learning_rate=args.learning_rate, label_smoothing=0.0,
         teacher_weight=args.teacher_weight, seed=8,
     )
-    student = build_model(len(teachers.vocab), teachers.card["encoder"]["feature_size"], seed=8)
-    if args.init == "teacher":
-        student.set_weights(teachers.network.get_weights())
-    started = time.perf_counter()
-    history = train_model(student, train, dev, config, verbose=2, teachers=targets)
-    took = time.perf_counter() - started
+    model_config = ModelConfig(**teachers.card["architecture"])
+    student, history, took = distil(teachers.networks, train, dev, len(teachers.vocab), train.features.shape[1],
+                                    model_config, config, args.out / "checkpoints", verbose=2)
     print(f"student trained in {took / 60:.1f} min ({len(history['loss'])} epochs)", flush=True)
 
     card = model_card(
-        encoder=teachers.card["encoder"], vocab=teachers.vocab, model_config=ModelConfig(**teachers.card["architecture"]),
+        encoder=teachers.card["encoder"], vocab=teachers.vocab, model_config=model_config,
         train_config=config, data=teachers.card["data"], histories=[history], seeds=[8],
         training_seconds=[took], decoding=teachers.card.get("decoding"),
     )
     save_model([student], teachers.vocab, card, args.out)
     shutil.copy(args.teachers / "encoder.onnx", args.out / "encoder.onnx")
-    write_card(args.out, card)  # again, with the encoder's digest
+    shutil.rmtree(args.out / "checkpoints")
+    write_card(args.out, card)  # again, with the encoder's digest, and without the checkpoints
     for beam, penalty in ((3, 0.0), (4, 0.85)):
         result = evaluate_model(args.out, None, "dev", beam_size=beam, length_penalty=penalty)
-        print(f"student ({args.init}, weight {args.teacher_weight}), dev, beam {beam} penalty {penalty}: "
+        print(f"student (teacher weight {args.teacher_weight}), dev, beam {beam} penalty {penalty}: "
               f"{format_scores(result)}", flush=True)
 
 

@@ -101,3 +101,8 @@ def test_bad_option_values_are_refused_by_name(tmp_path):
 def test_an_ensemble_needs_different_seeds(tmp_path):
     result = captioner("train", "--seed", "3", "3", "--encoder", "thumbnail", "--out", tmp_path / "m")
     assert result.returncode != 0 and "different seeds" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_distillation_weight_outside_0_to_1_is_a_one_line_error(tmp_path):
+    result = captioner("train", "--seed", "1", "2", "--distil", "1.5", "--encoder", "thumbnail", "--out", tmp_path / "m")
+    assert result.returncode != 0 and "--distil must be in (0, 1]" in result.stderr and "Traceback" not in result.stderr

@@ -76,3 +76,45 @@ def test_a_student_learns_the_teacher_s_words_over_the_captions_it_is_given(teac
         train_model(student, mismatched, mismatched, config, verbose=0, teachers=(targets, targets))
         student_says = greedy_decode(KerasPrefixStepper(student), examples.features, max_length)
         assert (student_says == teacher_says) is same
+
+
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory):
+    from tests.conftest import train_colour_model
+
+    student = TrainConfig(epochs=30, batch_size=8, learning_rate=1e-2, patience=30, teacher_weight=0.8, seed=5)
+    return train_colour_model(tmp_path_factory, epochs=30, seeds=[1, 2], student=student)
+
+
+def test_a_distilled_model_is_one_decoder_whose_card_names_its_teachers(distilled):
+    from captioner.serving import Captioner
+
+    _, out, run = distilled
+    card = run.model.card
+    assert card["name"] == "merge captioner distilled from 2"
+    assert card["files"]["weights"] == ["caption_model.weights.h5"]
+    assert not list(out.glob("caption_model_*.weights.h5")) and not (out / "checkpoints").exists()
+    assert [t["seed"] for t in card["training"]["teachers"]] == [1, 2]
+    assert [m["seed"] for m in card["training"]["members"]] == [5]
+    assert card["training"]["teacher_weight"] == 0.8 and card["training"]["teacher_settings"]["teacher_weight"] == 0
+    assert card["training"]["seconds"] == pytest.approx(
+        sum(m["seconds"] for m in card["training"]["members"] + card["training"]["teachers"]), abs=0.2)
+    assert Captioner(out).decoder.members == 1
+
+
+def test_the_student_names_the_colours_of_unseen_photos(distilled):
+    from captioner.data import load_captions
+    from captioner.serving import Captioner
+
+    root, out, _ = distilled
+    data = load_captions(root)
+    for result in Captioner(out).caption_sources([str(data.image_path(n)) for n in data.split("test")], beam_size=1):
+        assert result.source.rsplit("/", 1)[1].split("_")[0] in result.caption.split(), result
+
+
+def test_a_teacher_weight_outside_0_to_1_is_refused(tmp_path, colour_dataset):
+    from captioner import CaptionerError
+    from captioner.pipeline import train_captioner
+
+    with pytest.raises(CaptionerError, match="teacher weight"):
+        train_captioner(colour_dataset, tmp_path / "m", "thumbnail", seeds=[1, 2], student=TrainConfig(teacher_weight=0))
