@@ -1,7 +1,7 @@
 """Experiment: distil the shipped ensemble's decoders into one decoder (one-third of the decoding time).
 
     .venv/bin/python scripts/distil_experiment.py [--teachers model] [--out runs/distil_scratch_w08]
-        [--teacher-weight 0.8] [--learning-rate 1e-3] [--epochs 20]
+        [--teacher-weight 0.8] [--learning-rate 1e-3] [--epochs 20] [--batch-size 64]
 
 The teachers' averaged next-word distributions (top 16 words) at every prefix of every training caption
 become part of the target (``--teacher-weight``); the rest is the caption's own word. The student is a
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--teacher-weight", type=float, default=0.8)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
 
     teachers = load_model(args.teachers)
@@ -46,7 +47,7 @@ def main() -> None:
 
     config = dataclasses.replace(
         TrainConfig(**{k: v for k, v in teachers.card["training"].items() if k in TrainConfig.__dataclass_fields__}),
-        epochs=args.epochs, learning_rate=args.learning_rate, label_smoothing=0.0,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, label_smoothing=0.0,
         teacher_weight=args.teacher_weight, seed=8,
     )
     model_config = ModelConfig(**teachers.card["architecture"])
