@@ -1,7 +1,7 @@
 """Experiment: distil the shipped ensemble's decoders into one decoder (one-third of the decoding time).
 
     .venv/bin/python scripts/distil_experiment.py [--teachers model] [--out runs/distil_scratch_w08]
-        [--teacher-weight 0.8] [--learning-rate 1e-3] [--epochs 20] [--batch-size 64]
+        [--teacher-weight 0.8] [--learning-rate 1e-3] [--epochs 20] [--batch-size 64] [--teacher-count N]
 
 The teachers' averaged next-word distributions (top 16 words) at every prefix of every training caption
 become part of the target (``--teacher-weight``); the rest is the caption's own word. The student is a
@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--teacher-count", type=int, help="only the first N of the model's decoders teach")
     args = parser.parse_args()
 
     teachers = load_model(args.teachers)
@@ -51,7 +52,7 @@ def main() -> None:
         teacher_weight=args.teacher_weight, seed=8,
     )
     model_config = ModelConfig(**teachers.card["architecture"])
-    student, history, took = distil(teachers.networks, train, dev, len(teachers.vocab), train.features.shape[1],
+    student, history, took = distil(teachers.networks[: args.teacher_count], train, dev, len(teachers.vocab), train.features.shape[1],
                                     model_config, config, args.out / "checkpoints", verbose=2)
     print(f"student trained in {took / 60:.1f} min ({len(history['loss'])} epochs)", flush=True)
 
