@@ -89,14 +89,10 @@ class EnsembleStepper:
         return [member.reorder(s, rows) for member, s in zip(self.members, state)]
 
 
-def combined(steppers: list[Stepper]) -> Stepper:
-    """A model's decoders as one stepper: the only one, or their ensemble."""
-    return steppers[0] if len(steppers) == 1 else EnsembleStepper(steppers)
-
-
 def keras_reference(networks: list) -> Stepper:
     """The Keras stepper for a model's decoder networks: the network itself, or their ensemble."""
-    return combined([KerasPrefixStepper(network) for network in networks])
+    steppers = [KerasPrefixStepper(network) for network in networks]
+    return steppers[0] if len(steppers) == 1 else EnsembleStepper(steppers)
 
 
 def greedy_decode(stepper: Stepper, features: np.ndarray, max_length: int) -> list[list[int]]:

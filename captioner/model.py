@@ -393,19 +393,20 @@ def model_card(
     ``seconds``, as for members, and the ``config`` they were trained with; their weights are not kept),
     and its training time includes theirs.
     """
-    members = [
-        {"seed": seed, "weights": member_weights_file(i), **training_summary(history), "seconds": round(seconds, 1)}
-        for i, (seed, history, seconds) in enumerate(zip(seeds, histories, training_seconds))
-    ]
-    settings = {k: v for k, v in asdict(train_config).items() if k != "seed"}
-    training = {**settings, "seconds": round(sum(training_seconds), 1), "members": members}
+    def runs(seeds, histories, seconds, weights=()) -> list[dict]:
+        """One entry per trained decoder; ``weights`` names the files of those that are kept."""
+        return [{"seed": seed, **({"weights": weights[i]} if weights else {}), **training_summary(history),
+                 "seconds": round(took, 1)} for i, (seed, history, took) in enumerate(zip(seeds, histories, seconds))]
+
+    def settings(config: TrainConfig) -> dict:
+        return {k: v for k, v in asdict(config).items() if k != "seed"}  # seeds are per decoder
+
+    members = runs(seeds, histories, training_seconds, [member_weights_file(i) for i in range(len(seeds))])
+    training = {**settings(train_config), "seconds": round(sum(training_seconds), 1), "members": members}
     name = "merge captioner" if len(members) == 1 else f"ensemble of {len(members)} merge captioners"
     if teachers:
-        training["teacher_settings"] = {k: v for k, v in asdict(teachers["config"]).items() if k != "seed"}
-        training["teachers"] = [
-            {"seed": seed, **training_summary(history), "seconds": round(seconds, 1)}
-            for seed, history, seconds in zip(teachers["seeds"], teachers["histories"], teachers["seconds"])
-        ]
+        training["teacher_settings"] = settings(teachers["config"])
+        training["teachers"] = runs(teachers["seeds"], teachers["histories"], teachers["seconds"])
         training["seconds"] = round(sum(training_seconds) + sum(teachers["seconds"]), 1)
         name = f"merge captioner distilled from {len(training['teachers'])}"
     return {

@@ -82,7 +82,6 @@ class NumpyMergeDecoder:
         lstm_kernel, lstm_recurrent, self.lstm_bias = stacked("caption_lstm")
         self.hidden_kernel, self.hidden_bias = stacked("decoder_hidden")
         self.output_kernel, self.output_bias = stacked("next_word")
-        self.units = lstm_recurrent.shape[1]
         self.dtype = dtype
         # One product for the word's and the state's contribution to the gates: [x, h] @ [[W], [U]].
         # Only the joined kernel is kept: every worker holds all the decoders.

@@ -161,13 +161,12 @@ class Captioner:
         The next batch's photos are decoded while this one is encoded and captioned.
         """
         size = (self.encoder.spec.input_size,) * 2
-        for start, (good, pixels, errors) in zip(range(0, len(sources), batch_size),
-                                                  load_in_batches(sources, size, batch_size)):
+        for good, pixels, errors in load_in_batches(sources, size, batch_size):
             results = {i: CaptionResult(_label(sources[i]), error=error) for i, error in errors.items()}
             if good:
                 candidates = self.caption_features(self.encoder.encode(pixels), beam_size)
                 results.update({i: CaptionResult(_label(sources[i]), c) for i, c in zip(good, candidates)})
-            yield from (results[i] for i in range(start, min(start + batch_size, len(sources))))
+            yield from (results[i] for i in sorted(results))  # the batch, in the order given
 
 
 def _label(source: str | Path | bytes) -> str:

@@ -67,7 +67,7 @@ def colour_dataset(tmp_path) -> Path:
 
 def train_colour_model(tmp_path_factory, epochs: int = 60, **options):
     """``(data root, model folder, run)``: a small merge captioner trained on a fresh colour data set through
-    the pipeline; ``options`` go to ``train_captioner`` (``seeds``, ``decoding``)."""
+    the pipeline; ``options`` go to ``train_captioner`` (``seeds``, ``decoding``, ``student``)."""
     from captioner.model import ModelConfig, TrainConfig
     from captioner.pipeline import train_captioner
 
