@@ -91,14 +91,42 @@ def test_the_part_s_content_type_is_not_trusted(server, content_type):
 
 @pytest.mark.parametrize(
     "body, content_type",
-    [(jpeg(), "image/jpeg"), (jpeg(), None), (b"image=abc", "application/x-www-form-urlencoded"),
-     (b'{"image": "abc"}', "application/json")],
-    ids=["raw-jpeg", "no-content-type", "url-encoded-form", "json"],
+    [(jpeg(), None), (b"image=abc", "application/x-www-form-urlencoded"), (b'{"image": "abc"}', "application/json"),
+     (jpeg(), "text/plain")],
+    ids=["no-content-type", "url-encoded-form", "json", "text"],
 )
-def test_a_body_that_is_not_multipart_gets_415(server, body, content_type):
+def test_a_body_that_is_neither_multipart_nor_an_image_gets_415(server, body, content_type):
     response = post(server, body, content_type=content_type)
     assert response.status_code == 415
-    assert "multipart/form-data" in response.json()["error"]
+    assert "multipart/form-data" in response.json()["error"] and "image/*" in response.json()["error"]
+
+
+@pytest.mark.parametrize("content_type", ["image/jpeg", "image/png", "application/octet-stream"])
+def test_a_photo_sent_as_the_body_is_captioned_like_the_same_photo_in_a_form(server, content_type):
+    """The body's bytes are sniffed like a form part's: its declared image type need not be right."""
+    photo = VALID["progressive-jpeg"]()
+    as_form = post(server, multipart([image_part(photo), ("beam", None, b"2", None)])).json()
+    as_body = post(server, photo, content_type=content_type, params={"beam": "2"})
+    assert as_body.status_code == 200, as_body.text
+    assert as_body.json()["caption"] == as_form["caption"] and as_body.json()["model"]["beam"] == 2
+
+
+@pytest.mark.parametrize("name", INVALID)
+def test_every_bad_image_sent_as_the_body_gets_a_400_that_names_the_problem(server, name):
+    make, words = INVALID[name]
+    response = post(server, make(), content_type="image/jpeg")
+    assert response.status_code == 400 and words in response.json()["error"], response.text
+
+
+@pytest.mark.parametrize(
+    "body, query, status, words",
+    [(jpeg(), {"beam": "0"}, 400, "beam must be a whole number from 1 to 10"),
+     (b"\xff\xd8\xff" + b"x" * (BYTE_LIMIT + 1), {}, 413, "file too large")],
+    ids=["bad-beam", "over-the-byte-limit"],
+)
+def test_a_bad_beam_or_an_oversized_photo_body_gets_a_4xx(server, body, query, status, words):
+    response = post(server, body, content_type="image/jpeg", params=query)
+    assert response.status_code == status and words in response.json()["error"], response.text
 
 
 @pytest.mark.parametrize(
