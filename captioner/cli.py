@@ -8,7 +8,6 @@ as one ``warning: ...`` line each.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import warnings
 from pathlib import Path
@@ -125,7 +124,7 @@ def run_features(args) -> int:
 
 def run_train(args) -> int:
     from .model import ModelConfig, TrainConfig
-    from .pipeline import train_captioner
+    from .pipeline import student_config, train_captioner
 
     if not 0 <= args.dropout < 1:
         raise CaptionerError(f"--dropout must be in [0, 1), got {args.dropout}")
@@ -142,8 +141,7 @@ def run_train(args) -> int:
     )
     student = None
     if args.distil is not None:
-        student = dataclasses.replace(train_config, teacher_weight=args.distil, label_smoothing=0.0,
-                                      epochs=args.student_epochs or args.epochs)
+        student = student_config(train_config, args.distil, args.student_epochs)
     run = train_captioner(
         args.data,
         args.out,

@@ -67,15 +67,27 @@ def split_images(data: CaptionSet, split: str, limit: int | None = None) -> list
     return names
 
 
+FINISHED_WEIGHTS, FINISHED_HISTORY = "final.weights.h5", "history.json"  # a finished member, until saved
+
+
 @dataclass
 class TrainingRun:
     """Everything a training run produced, for the notebook to show."""
 
     model: CaptionModel
-    histories: list[dict]  # one per ensemble member
+    histories: list[dict]  # one per saved decoder: the ensemble's members, or the student
     features: dict[str, np.ndarray] = field(repr=False)
     train_images: list[str] = field(repr=False)
     dev_images: list[str] = field(repr=False)
+
+
+def student_config(train_config: TrainConfig, teacher_weight: float, epochs: int | None = None) -> TrainConfig:
+    """The teachers' recipe for a student that learns ``teacher_weight`` of its target from them.
+
+    No label smoothing: the teachers' distributions already spread the target over likely words.
+    """
+    return dataclasses.replace(train_config, teacher_weight=teacher_weight, label_smoothing=0.0,
+                               epochs=epochs or train_config.epochs)
 
 
 def train_captioner(
@@ -177,42 +189,56 @@ def distil(teachers: Sequence, train: CaptionExamples, dev: CaptionExamples, voc
     """
     if verbose:
         print(f"student of {len(teachers)} teacher(s), teacher weight {config.teacher_weight}")
+    network = build_model(vocab_size, feature_size, model_config, seed=config.seed)
+    finished = _finished_member(network, checkpoint_dir, config)
+    if finished is not None:  # a resumed run whose student was done: no need to ask the teachers again
+        return network, *finished
     started = time.perf_counter()
     targets = (teacher_targets(teachers, train), teacher_targets(teachers, dev))
-    targets_seconds = time.perf_counter() - started
-    network = build_model(vocab_size, feature_size, model_config, seed=config.seed)
-    network, history, took = train_member(network, train, dev, config, checkpoint_dir, verbose, teachers=targets)
-    return network, history, took + targets_seconds
+    return train_member(network, train, dev, config, checkpoint_dir, verbose, teachers=targets,
+                        setup_seconds=time.perf_counter() - started)
 
 
 def train_member(network, train: CaptionExamples, dev: CaptionExamples, config: TrainConfig,
-                 checkpoint_dir: Path, verbose: int, teachers=None) -> tuple[object, dict, float]:
+                 checkpoint_dir: Path, verbose: int, teachers=None,
+                 setup_seconds: float = 0.0) -> tuple[object, dict, float]:
     """Train one decoder, or take it from ``checkpoint_dir`` if an interrupted run already finished it.
 
     A finished member's weights and history are kept there until the whole model is saved, so a run
-    killed while training the third member of an ensemble does not train the first two again.
+    killed while training the third member of an ensemble does not train the first two again. The
+    seconds returned (and recorded) include ``setup_seconds``, the time spent preparing its targets.
     """
-    finished_weights, finished_history = checkpoint_dir / "final.weights.h5", checkpoint_dir / "history.json"
-    settings = dataclasses.asdict(config)
-    if finished_weights.is_file() and finished_history.is_file():
-        saved = json.loads(finished_history.read_text())
-        try:
-            if saved["settings"] == settings:
-                network.load_weights(finished_weights)
-                return network, saved["history"], saved["seconds"]
-        except (KeyError, ValueError):  # an older record, or weights of another shape
-            pass
-        # A member an earlier run finished with other settings (seed, epochs, ...): not this one.
-        shutil.rmtree(checkpoint_dir)
+    finished = _finished_member(network, checkpoint_dir, config)
+    if finished is not None:
+        return network, *finished
     started = time.perf_counter()
     history = train_model(network, train, dev, config, checkpoint_dir=checkpoint_dir, verbose=verbose, teachers=teachers)
-    took = time.perf_counter() - started
-    with atomic_path(finished_weights) as temporary:
+    took = time.perf_counter() - started + setup_seconds
+    with atomic_path(checkpoint_dir / FINISHED_WEIGHTS) as temporary:
         network.save_weights(str(temporary))
     history = {k: [float(x) for x in v] if isinstance(v, list) else v for k, v in history.items()}
-    record = {"settings": settings, "history": history, "seconds": took}
-    write_atomically(finished_history, json.dumps(record).encode())
+    record = {"settings": dataclasses.asdict(config), "history": history, "seconds": took}
+    write_atomically(checkpoint_dir / FINISHED_HISTORY, json.dumps(record).encode())
     return network, history, took
+
+
+def _finished_member(network, checkpoint_dir: Path, config: TrainConfig) -> tuple[dict, float] | None:
+    """Load what an earlier run finished with the same settings into ``network``: (history, seconds), or None.
+
+    A member finished with other settings (seed, epochs, ...) is not this one; its folder is cleared.
+    """
+    weights, history = checkpoint_dir / FINISHED_WEIGHTS, checkpoint_dir / FINISHED_HISTORY
+    if not (weights.is_file() and history.is_file()):
+        return None
+    saved = json.loads(history.read_text())
+    try:
+        if saved["settings"] == dataclasses.asdict(config):
+            network.load_weights(weights)
+            return saved["history"], saved["seconds"]
+    except (KeyError, ValueError):  # an older record, or weights of another shape
+        pass
+    shutil.rmtree(checkpoint_dir)
+    return None
 
 
 def _dev_share(limit: int | None) -> int | None:

@@ -102,6 +102,32 @@ def test_a_distilled_model_is_one_decoder_whose_card_names_its_teachers(distille
     assert Captioner(out).decoder.members == 1
 
 
+def test_a_resumed_run_takes_a_finished_student_without_asking_the_teachers_again(teacher, tmp_path):
+    from captioner.pipeline import distil
+
+    model, examples = teacher
+    config = TrainConfig(epochs=2, batch_size=8, teacher_weight=0.8, seed=5)
+    args = (examples, examples, len(model.vocab), examples.features.shape[1], ModelConfig(embed_dim=16, units=16),
+            config, tmp_path / "student", 0)
+    first, history, seconds = distil([model.network], *args)
+    unreachable = [None]  # teachers that fail if asked anything
+    again, resumed_history, resumed_seconds = distil(unreachable, *args)
+    assert resumed_history == history and resumed_seconds == pytest.approx(seconds)
+    for before, after in zip(first.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    with pytest.raises(Exception):  # and other settings do ask them
+        distil(unreachable, *args[:5], TrainConfig(epochs=3, batch_size=8, teacher_weight=0.8, seed=5), *args[6:])
+
+
+def test_a_student_keeps_the_teachers_recipe_without_label_smoothing():
+    from captioner.pipeline import student_config
+
+    teachers = TrainConfig(epochs=20, learning_rate=2e-3, label_smoothing=0.1, seed=8)
+    assert student_config(teachers, 0.8) == TrainConfig(epochs=20, learning_rate=2e-3, label_smoothing=0.0, seed=8,
+                                                        teacher_weight=0.8)
+    assert student_config(teachers, 0.5, epochs=12).epochs == 12
+
+
 def test_the_student_names_the_colours_of_unseen_photos(distilled):
     from captioner.data import load_captions
     from captioner.serving import Captioner
