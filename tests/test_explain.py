@@ -38,6 +38,16 @@ def test_the_api_gives_a_map_per_word_of_its_caption(client, spec):
     assert np.asarray(body["heatmaps"]).shape == (len(body["words"]), 4, 4)
 
 
+def test_a_photo_sent_as_the_body_is_explained_with_the_query_s_grid(client):
+    image = encode(Image.new("RGB", (240, 180), COLOURS["yellow"]), "PNG")
+    as_form = upload(client, image, grid="3", beam="2").get_json()
+    response = client.post("/api/explain?grid=3&beam=2", data=image, content_type="image/png")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["grid"] == 3 and body["caption"] == as_form["caption"]
+    assert np.allclose(body["heatmaps"], as_form["heatmaps"])
+
+
 @pytest.mark.parametrize("corner", ["top-left", "bottom-right"])
 def test_the_colour_word_looks_at_the_coloured_square(app, corner):
     """A red square on black in one quarter of the photo, explained as "a red square": "red" comes from
