@@ -402,12 +402,12 @@ def model_card(
         return {k: v for k, v in asdict(config).items() if k != "seed"}  # seeds are per decoder
 
     members = runs(seeds, histories, training_seconds, [member_weights_file(i) for i in range(len(seeds))])
-    training = {**settings(train_config), "seconds": round(sum(training_seconds), 1), "members": members}
+    seconds = sum(training_seconds) + (sum(teachers["seconds"]) if teachers else 0)
+    training = {**settings(train_config), "seconds": round(seconds, 1), "members": members}
     name = "merge captioner" if len(members) == 1 else f"ensemble of {len(members)} merge captioners"
     if teachers:
         training["teacher_settings"] = settings(teachers["config"])
         training["teachers"] = runs(teachers["seeds"], teachers["histories"], teachers["seconds"])
-        training["seconds"] = round(sum(training_seconds) + sum(teachers["seconds"]), 1)
         name = f"merge captioner distilled from {len(training['teachers'])}"
     return {
         "name": name,

@@ -19,7 +19,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from .model import (
     CaptionExamples,
     CaptionModel,
     ModelConfig,
+    TeacherTargets,
     TrainConfig,
     build_model,
     caption_examples,
@@ -190,30 +191,28 @@ def distil(teachers: Sequence, train: CaptionExamples, dev: CaptionExamples, voc
     if verbose:
         print(f"student of {len(teachers)} teacher(s), teacher weight {config.teacher_weight}")
     network = build_model(vocab_size, feature_size, model_config, seed=config.seed)
-    finished = _finished_member(network, checkpoint_dir, config)
-    if finished is not None:  # a resumed run whose student was done: no need to ask the teachers again
-        return network, *finished
-    started = time.perf_counter()
-    targets = (teacher_targets(teachers, train), teacher_targets(teachers, dev))
-    return train_member(network, train, dev, config, checkpoint_dir, verbose, teachers=targets,
-                        setup_seconds=time.perf_counter() - started)
+    return train_member(network, train, dev, config, checkpoint_dir, verbose,
+                        targets=lambda: (teacher_targets(teachers, train), teacher_targets(teachers, dev)))
 
 
 def train_member(network, train: CaptionExamples, dev: CaptionExamples, config: TrainConfig,
-                 checkpoint_dir: Path, verbose: int, teachers=None,
-                 setup_seconds: float = 0.0) -> tuple[object, dict, float]:
+                 checkpoint_dir: Path, verbose: int,
+                 targets: Callable[[], tuple[TeacherTargets, TeacherTargets]] | None = None,
+                 ) -> tuple[object, dict, float]:
     """Train one decoder, or take it from ``checkpoint_dir`` if an interrupted run already finished it.
 
     A finished member's weights and history are kept there until the whole model is saved, so a run
-    killed while training the third member of an ensemble does not train the first two again. The
-    seconds returned (and recorded) include ``setup_seconds``, the time spent preparing its targets.
+    killed while training the third member of an ensemble does not train the first two again. A
+    student's ``targets`` (train and dev, from its teachers) are computed only when it must be trained,
+    and the seconds returned (and recorded) include theirs.
     """
     finished = _finished_member(network, checkpoint_dir, config)
     if finished is not None:
         return network, *finished
     started = time.perf_counter()
+    teachers = targets() if targets is not None else None
     history = train_model(network, train, dev, config, checkpoint_dir=checkpoint_dir, verbose=verbose, teachers=teachers)
-    took = time.perf_counter() - started + setup_seconds
+    took = time.perf_counter() - started
     with atomic_path(checkpoint_dir / FINISHED_WEIGHTS) as temporary:
         network.save_weights(str(temporary))
     history = {k: [float(x) for x in v] if isinstance(v, list) else v for k, v in history.items()}

@@ -25,7 +25,7 @@ from captioner.features import load_cached  # noqa: E402
 from captioner.model import (  # noqa: E402
     ModelConfig, TrainConfig, caption_examples, load_model, model_card, save_model, write_card,
 )
-from captioner.pipeline import distil, load_captions, split_images, tokenize  # noqa: E402
+from captioner.pipeline import distil, load_captions, split_images, student_config, tokenize  # noqa: E402
 
 
 def main() -> None:
@@ -46,11 +46,9 @@ def main() -> None:
     train = caption_examples(split_images(data, "train"), features, tokenized, teachers.vocab)
     dev = caption_examples(split_images(data, "dev"), features, tokenized, teachers.vocab)
 
-    config = dataclasses.replace(
-        TrainConfig(**{k: v for k, v in teachers.card["training"].items() if k in TrainConfig.__dataclass_fields__}),
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, label_smoothing=0.0,
-        teacher_weight=args.teacher_weight, seed=8,
-    )
+    recipe = TrainConfig(**{k: v for k, v in teachers.card["training"].items() if k in TrainConfig.__dataclass_fields__})
+    config = dataclasses.replace(student_config(recipe, args.teacher_weight, args.epochs),
+                                 batch_size=args.batch_size, learning_rate=args.learning_rate, seed=8)
     model_config = ModelConfig(**teachers.card["architecture"])
     student, history, took = distil(teachers.networks[: args.teacher_count], train, dev, len(teachers.vocab), train.features.shape[1],
                                     model_config, config, args.out / "checkpoints", verbose=2)
