@@ -85,7 +85,8 @@ def test_stacked_decoders_average_like_an_ensemble_of_separate_ones(trained_colo
         words = np.full(len(features), word)
         stacked_log_probs, stacked_state = stacked.step(stacked_state, words)
         separate_log_probs, separate_state = separate.step(separate_state, words)
-        np.testing.assert_allclose(stacked_log_probs, separate_log_probs, atol=1e-9)
+        # Stacked, each decoder's product may take another BLAS kernel: equal to float32, not to the bit.
+        np.testing.assert_allclose(stacked_log_probs, separate_log_probs, atol=1e-6)
     for beam in (1, 3, 6):  # 3 takes the row-by-row products, 6 the matrix product
         assert [[c.ids for c in r] for r in beam_search(stacked, features, 8, beam)] == \
             [[c.ids for c in r] for r in beam_search(separate, features, 8, beam)]
