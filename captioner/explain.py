@@ -5,7 +5,10 @@ little about places in the photo. Occlusion asks the photo directly: cover one c
 photo's mean colour, encode the covered photo, and see how much each word of the caption loses in
 log-probability. The cells whose covering costs a word most are where that word came from.
 
-All covered photos go through the encoder as one batch (grid x grid images), and the caption is
+The covered photos go through the encoder one at a time, each made just before it is encoded, so an
+explanation needs no more memory than a caption: ONNX Runtime's memory arena keeps the largest batch it
+has run, and the 145 copies of a 12 x 12 grid sent as one batch left a server's worker at 2.0 GB (one at a
+time: +28 MB and 1.1x the time of batches of 8, which keep +180 MB; docs/operations.md). The caption is then
 read once for all of them by the NumPy decoder, teacher-forced: one decoder step per word, every covered
 photo a row of the batch.
 """
@@ -13,6 +16,7 @@ photo a row of the batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -28,17 +32,23 @@ class Explanation:
     log_probs: np.ndarray  # (words,) each word's log-probability given the whole photo
 
 
-def occluded_copies(pixels: np.ndarray, grid: int) -> np.ndarray:
-    """``grid * grid`` copies of ``pixels`` (H, W, 3), each with one cell covered by the mean colour."""
+def occluded_copies(pixels: np.ndarray, grid: int) -> Iterator[np.ndarray]:
+    """``grid * grid`` copies of ``pixels`` (H, W, 3), each with one cell covered by the mean colour, made
+    one at a time (row by row)."""
     height, width = pixels.shape[:2]
     rows = np.linspace(0, height, grid + 1).round().astype(int)
     cols = np.linspace(0, width, grid + 1).round().astype(int)
     mean = pixels.reshape(-1, 3).mean(axis=0).round().astype(pixels.dtype)
-    copies = np.repeat(pixels[None], grid * grid, axis=0)
     for i in range(grid):
         for j in range(grid):
-            copies[i * grid + j, rows[i]:rows[i + 1], cols[j]:cols[j + 1]] = mean
-    return copies
+            copy = pixels.copy()
+            copy[rows[i]:rows[i + 1], cols[j]:cols[j + 1]] = mean
+            yield copy
+
+
+def occluded_features(encoder, pixels: np.ndarray, grid: int) -> np.ndarray:
+    """``(grid * grid, feature_size)``: the features of each covered copy, encoded one by one (see above)."""
+    return np.concatenate([encoder.encode(copy[None]) for copy in occluded_copies(pixels, grid)])
 
 
 def word_log_probs(stepper, features: np.ndarray, ids: list[int]) -> np.ndarray:
@@ -56,7 +66,7 @@ def explain(encoder, stepper, pixels: np.ndarray, features: np.ndarray, ids: lis
             grid: int = DEFAULT_GRID) -> Explanation:
     """Occlusion maps for the caption ``ids`` (word ids, no ``<start>``/``<end>``) of ``pixels``, whose
     own features ``(1, feature_size)`` the caller has already encoded."""
-    batch = np.concatenate([features, encoder.encode(occluded_copies(pixels, grid))])
+    batch = np.concatenate([features, occluded_features(encoder, pixels, grid)])
     scores = word_log_probs(stepper, batch, ids)
     # How much each word loses when a cell is covered; a cell that helps a word (a gain) is not "where
     # it looked", so losses only.

@@ -1,7 +1,7 @@
 """Real server processes for tests and benchmarks: gunicorn as the Procfile runs it, on a free port.
 
 Shared by the HTTP tests (``tests/test_server.py``, ``tests/test_hostile_uploads.py``, ...) and the scripts
-that measure a running server (``scripts/bench_serving.py``, ``scripts/load_test.py``, ...).
+that measure a running server (``tests/load.py``, ``scripts/bench_serving.py``, ...).
 """
 
 from __future__ import annotations
@@ -71,8 +71,17 @@ def stop_server(process: subprocess.Popen) -> str:
 
 def rss_mb(pid: int) -> float:
     """Resident memory of a process, from /proc (Linux)."""
+    return _status_mb(pid, "VmRSS")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The most resident memory the process has had since it started."""
+    return _status_mb(pid, "VmHWM")
+
+
+def _status_mb(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{key}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 

@@ -63,6 +63,40 @@ def test_exif_orientation_is_applied():
     assert pixels[2, 16, 0] > 200 and pixels[-3, 16, 2] > 200
 
 
+def large(mode: str, size=(400, 300)) -> Image.Image:
+    """A photo-like image over 4x the 32-pixel SIZE on its shorter side, in ``mode``."""
+    x, y = np.meshgrid(np.linspace(0, 255, size[0]), np.linspace(0, 255, size[1]))
+    pixels = np.stack([x, y, 255 - x], axis=-1).astype(np.uint8)
+    pixels[::7, ::5] = (250, 250, 250)  # fine detail, which a plain resize would alias
+    image = Image.fromarray(pixels)
+    if mode == "RGBA":
+        image.putalpha(Image.fromarray((np.arange(size[0]) * 255 // size[0]).astype(np.uint8)[None].repeat(size[1], 0)))
+    elif mode == "P":
+        image = image.quantize(64)
+    elif mode == "I;16":
+        image = Image.fromarray(np.asarray(image.convert("L")).astype(np.uint16) * 257)
+    return image
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "I;16"])
+def test_a_photo_far_larger_than_needed_is_shrunk_first_to_nearly_the_same_pixels(mode):
+    from captioner.images import shrink_far_larger, to_rgb
+
+    image = large(mode)
+    direct = np.asarray(to_rgb(image).resize(SIZE, Image.BILINEAR), dtype=float)
+    shrunk = shrink_far_larger(image, max(SIZE))
+    assert min(shrunk.size) >= 2 * max(SIZE) and shrunk.size < image.size
+    ours = load_rgb(encode(image, "PNG"), SIZE).astype(float)
+    assert np.abs(ours - direct).mean() < 3  # of 255: the same picture, its fine detail averaged not aliased
+
+
+def test_a_photo_under_four_times_the_size_is_not_shrunk():
+    from captioner.images import shrink_far_larger
+
+    image = large("RGB", size=(4 * 32 + 20, 4 * 32 - 1))
+    assert shrink_far_larger(image, 32) is image
+
+
 def test_photos_are_squashed_not_cropped():
     pixels = load_rgb(encode(half_red_half_blue(80, 20), "PNG"), SIZE)
     assert pixels[16, 2, 0] > 200 and pixels[16, -3, 2] > 200

@@ -39,6 +39,21 @@ def png(size=(160, 120)) -> bytes:
     return encode(scene(size), "PNG")
 
 
+# The largest photo the API accepts (captioner.images.MAX_PIXELS), in a 4:3 camera's shape.
+LARGEST_PHOTO_SIZE = (7300, 5475)
+
+
+def large_photos(photo: bytes) -> list[bytes]:
+    """``photo`` blown up to the largest size accepted, as a JPEG and as a PNG, each under the app's default
+    byte limit: the JPEG decodes at a reduced scale (libjpeg's draft mode), the PNG only in full (120 MB of
+    pixels), the worst a photo costs a worker's memory."""
+    image = Image.open(io.BytesIO(photo)).convert("RGB")
+    large = image.resize(LARGEST_PHOTO_SIZE, Image.BICUBIC)
+    # A PNG of a photo that size is ~60 MB; blocks of one colour (nearest-neighbour upscaling) compress well.
+    blocky = image.resize(LARGEST_PHOTO_SIZE, Image.NEAREST)
+    return [encode(large, "JPEG", quality=85), encode(blocky, "PNG", optimize=False, compress_level=9)]
+
+
 def exif_rotated_jpeg() -> bytes:
     exif = Image.Exif()
     exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
