@@ -21,12 +21,13 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask.wrappers import Request
-from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestTimeout, UnsupportedMediaType
 
 from captioner import CaptionerError
 from captioner.data import REPO_ROOT
 from captioner.explain import DEFAULT_GRID
 from captioner.images import MAX_PIXELS
+from captioner.model_folder import default_model_dir, exit_on_model_error
 
 MAX_BEAM = 10
 # An explanation encodes grid x grid + 1 photos: 12 x 12 is about 3 s here, 6 x 6 under one.
@@ -37,7 +38,7 @@ OPENAPI_FILE = REPO_ROOT / "static" / "openapi.json"
 def _defaults() -> dict:
     env = os.environ
     return {
-        "MODEL_DIR": env.get("CAPTIONER_MODEL", str(REPO_ROOT / "model")),
+        "MODEL_DIR": str(default_model_dir()),
         "MAX_CONTENT_LENGTH": int(env.get("CAPTIONER_MAX_BYTES", 10 * 1024 * 1024)),
         # The form has one file and one small field; many fields are not this app's client. The memory limit
         # also caps Werkzeug's parse buffer, which holds up to two 64 KB reads of the file: keep it well above.
@@ -86,26 +87,6 @@ def production_app() -> Flask:
     """gunicorn's entry: without a usable model the server stops with one line, not a traceback per worker."""
     with exit_on_model_error():
         return create_app()
-
-
-def check_model() -> None:
-    """Verify the model folder's files against its card; gunicorn.conf.py runs this in the master."""
-    from captioner.model import load_card
-
-    with exit_on_model_error():
-        load_card(_defaults()["MODEL_DIR"])
-
-
-@contextmanager
-def exit_on_model_error():
-    """A CaptionerError becomes one ``error:`` line and exit status 4, gunicorn's "App failed to load":
-    the master halts instead of respawning workers that would fail the same way, so a bad deploy shows up
-    as a crashed dyno with the reason in its log."""
-    try:
-        yield
-    except CaptionerError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        raise SystemExit(4) from None
 
 
 def load_captioner(model_dir: str | Path):
@@ -188,18 +169,35 @@ def read_upload() -> tuple[bytes, int]:
     options then in the query string. The raw body spares parsing a form: 1.1-1.5 ms per request here
     (``scripts/bench_serving.py``).
     """
-    if request.mimetype.startswith("image/") or request.mimetype == "application/octet-stream":
-        data = request.get_data(cache=False)
-    elif request.mimetype == "multipart/form-data":
-        data = _multipart_image()
-    else:
-        got = request.mimetype or "no content type"
-        raise UnsupportedMediaType(f"send the photo as multipart/form-data in the field 'image', or as the body "
-                                   f"with an image/* content type (got {got})")
+    with stalled_upload_is_408():
+        if request.mimetype.startswith("image/") or request.mimetype == "application/octet-stream":
+            data = request.get_data(cache=False)
+        elif request.mimetype == "multipart/form-data":
+            data = _multipart_image()
+        else:
+            got = request.mimetype or "no content type"
+            raise UnsupportedMediaType(f"send the photo as multipart/form-data in the field 'image', or as the "
+                                       f"body with an image/* content type (got {got})")
     beam = whole_number_field("beam", 1, MAX_BEAM, _default_beam())
     if not data:
         raise CaptionerError("the file is empty")
     return data, beam
+
+
+@contextmanager
+def stalled_upload_is_408():
+    """A body that stops arriving is a 4xx that says so, not a 500.
+
+    Werkzeug reports a short body as ClientDisconnected (400). Under gunicorn a read also fails once the
+    client has sent nothing for gunicorn.conf.py's receive timeout (the socket's EAGAIN): that one is a 408.
+    """
+    try:
+        yield
+    except ClientDisconnected as error:
+        if isinstance(error.__context__, (BlockingIOError, TimeoutError)):
+            raise RequestTimeout("the upload stalled: no data arrived for too long, so the server stopped "
+                                 "waiting for the rest of the photo") from None
+        raise ClientDisconnected("the upload ended before the whole body arrived") from None
 
 
 def _multipart_image() -> bytes:

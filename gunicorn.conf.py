@@ -1,6 +1,45 @@
-"""gunicorn's settings, read from the working directory when the Procfile's server starts."""
+"""gunicorn's settings, read from the working directory when the Procfile's server starts.
+
+The Procfile names only where to listen and how many workers; everything about how a worker serves is
+here, with the measurements behind it (docs/operations.md).
+"""
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import socket
+import struct
 
 import captioner  # noqa: F401  (first, before anything imports NumPy: it sets the serving thread limits)
+
+# Threads, not sync workers: a sync worker holds one connection until its whole body has arrived, so four
+# clients that sent their headers and stalled left both of a Basic dyno's workers waiting and the site
+# answered nobody (gunicorn's docs ask for a buffering proxy in front of sync workers; Heroku's router does
+# not buffer request bodies). With threads, a stalled upload ties up a thread; the photo's work itself runs
+# one at a time per worker (captioner.serving.Captioner), so memory stays what a sync worker needs. Eight
+# threads: a worker still has free ones when several stalled clients land on it. Measured at concurrency 8
+# (scripts/bench_workers.py): 36.7-37.4 requests/s against 38.7 for sync workers, within this machine's
+# noise, and with four stalled uploads the others are answered in 0.05 s instead of not at all.
+worker_class = "gthread"
+threads = 8
+# Heroku's router gives up on a request after 30 s. A threaded worker's main loop reports in between
+# requests, so this only catches a worker whose loop has hung, and restarts it well before the router would
+# have given up on it; requests themselves are kept short by the API's limits (app.py: grid, pixels).
+timeout = 20
+# On a deploy, Heroku sends SIGTERM and kills what is still running 30 s later: a request in flight is
+# finished within this, a connection that is merely open is closed.
+graceful_timeout = 20
+# glibc gives each thread that allocates its own malloc arena, and each keeps what it once held: with eight
+# threads taking turns on the photos, a worker grew to 213-226 MB after 1,000 captions, against 184-194 MB
+# for a sync worker. Threads share one arena here (the photo's work runs one at a time anyway).
+M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+MALLOC_ARENAS = int(os.environ.get("CAPTIONER_MALLOC_ARENAS", 1))
+# gunicorn's control socket (for gunicornc) would sit in $HOME; nothing here uses it, and two servers on one
+# machine (the tests) would share its path.
+control_socket_disable = True
+# A client that sends nothing for this long, in its headers or its body, is cut off (see when_ready).
+RECEIVE_TIMEOUT_S = 10
 
 
 def on_starting(server):
@@ -9,8 +48,43 @@ def on_starting(server):
     A worker that cannot load the model also stops the server (exit status 4), but with several workers
     they race to halt the master and gunicorn prints its own traceback. Checked here first, a missing or
     damaged file stops the server with one line, and the master stays small: it reads the files' digests,
-    it loads no model.
+    it loads no model, and imports no more than the model folder's module (no NumPy, Pillow or Flask: the
+    master held 49 MB when it imported the app, 26 MB now).
     """
-    from app import check_model
+    from captioner.model_folder import default_model_dir, exit_on_model_error, load_card
 
-    check_model()
+    with exit_on_model_error():
+        load_card(default_model_dir())
+
+
+def when_ready(server):
+    """Give every connection a receive timeout, so that a stalled client cannot hold a thread for ever.
+
+    gunicorn has no read timeout of its own for a request under way: a thread blocks on the socket until the
+    client sends more. Linux gives an accepted socket the listening socket's SO_RCVTIMEO, so set there, a
+    read that waits longer than RECEIVE_TIMEOUT_S fails; app.py answers a body cut off that way with 408.
+    """
+    seconds = struct.pack("ll", RECEIVE_TIMEOUT_S, 0)  # struct timeval
+    for listener in server.LISTENERS:
+        listener.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, seconds)
+
+
+def post_fork(server, worker):
+    """Before the worker starts its threads: one malloc arena for all of them (see MALLOC_ARENAS)."""
+    ctypes.CDLL(ctypes.util.find_library("c")).mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+
+
+def post_worker_init(worker):
+    worker.log.error_log.addFilter(StalledClientNote())
+
+
+class StalledClientNote(logging.Filter):
+    """gunicorn logs a client cut off by the receive timeout as a socket error with its traceback; it is
+    the timeout doing its job, so one line says so instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], BlockingIOError):
+            record.msg, record.args = "closed a connection that sent nothing for %d s", (RECEIVE_TIMEOUT_S,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from . import CaptionerError
-from .model import decoder_weight_files
+from .model_folder import decoder_weight_files
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 FIELDS = ("image", "caption", "log_prob", "error", "model")

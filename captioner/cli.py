@@ -190,7 +190,7 @@ def run_export(args) -> int:
     from .encoders import load_encoder
     from .export import export_onnx_encoder
     from .images import load_rgb
-    from .model import load_card, write_card
+    from .model_folder import load_card, write_card
 
     card = load_card(args.model)
     encoder = load_encoder(args.model, card["encoder"]["name"])

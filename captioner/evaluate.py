@@ -107,7 +107,7 @@ def evaluate_model(
 
 def record_metrics(model_dir: str | Path, key: str, result: dict) -> None:
     """Store a result (without its samples) under ``metrics[key]`` in the model card, atomically."""
-    from .model import load_card, write_card
+    from .model_folder import load_card, write_card
 
     card = load_card(model_dir)
     card.setdefault("metrics", {})[key] = {k: v for k, v in result.items() if k not in ("samples", "per_image")}
@@ -127,7 +127,7 @@ def choose_decoding(results: Sequence[dict], targets: dict[str, float] = TARGETS
 
 def record_decoding(model_dir: str | Path, result: dict) -> None:
     """Make a result's beam width and length penalty the model's defaults (the app, CLI and evaluation use them)."""
-    from .model import load_card, write_card
+    from .model_folder import load_card, write_card
 
     card = load_card(model_dir)
     card["decoding"] = {"beam": int(result["beam"]), "length_penalty": float(result["length_penalty"]),

@@ -14,8 +14,7 @@ import numpy as np
 
 from . import CaptionerError
 from .io import atomic_path
-
-ONNX_ENCODER_FILE = "encoder.onnx"
+from .model_folder import ONNX_ENCODER_FILE
 
 
 def export_onnx_encoder(encoder, folder: Path, photos: np.ndarray | None = None, tolerance: float = 1e-4) -> Path:

@@ -1,4 +1,4 @@
-"""The merge captioner: architecture, training, and its artifacts in ``model/``.
+"""The merge captioner: architecture, training, and the networks it saves in ``model/``.
 
 The merge architecture (Tanti et al. 2018) keeps the image out of the RNN: the LSTM reads only the
 caption prefix, and the image vector is added to its output just before the word classifier::
@@ -25,13 +25,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import CaptionerError, __version__
-from .io import damaged_files, file_digests, load_keras_network, save_keras_network, write_atomically
+from .io import load_keras_network, save_keras_network
+from .model_folder import (ARCHITECTURE_FILE, CARD_FILE, VOCAB_FILE, WEIGHTS_FILE, decoder_weight_files,  # noqa: F401
+                           decoding_defaults, load_card, member_weights_file, write_card)
 from .text import PAD_ID, Vocabulary
-
-ARCHITECTURE_FILE = "caption_model.json"
-WEIGHTS_FILE = "caption_model.weights.h5"  # the first (or only) decoder; an ensemble's others are numbered
-VOCAB_FILE = "vocab.json"
-CARD_FILE = "model_card.json"
 
 
 @dataclass
@@ -299,24 +296,6 @@ class CaptionModel:
         return self.card["encoder"]["name"]
 
 
-def member_weights_file(member: int) -> str:
-    """``caption_model.weights.h5`` for the first member, ``caption_model_2.weights.h5`` and so on after it."""
-    return WEIGHTS_FILE if member == 0 else WEIGHTS_FILE.replace(".weights.h5", f"_{member + 1}.weights.h5")
-
-
-def decoder_weight_files(card: dict) -> list[str]:
-    """The weight files of a model's decoders, as its card lists them (cards before ensembles named one)."""
-    files = card.get("files", {}).get("weights", WEIGHTS_FILE)
-    return [files] if isinstance(files, str) else list(files)
-
-
-def decoding_defaults(chosen: dict | None) -> dict:
-    """A card's ``decoding`` entry (the search chosen on the dev split) as beam width and length penalty;
-    cards without one get beam 3 and no penalty, as before."""
-    chosen = chosen or {}
-    return {"beam": int(chosen.get("beam", 3)), "length_penalty": float(chosen.get("length_penalty", 0.0))}
-
-
 def save_model(networks: Sequence, vocab: Vocabulary, card: dict, folder: str | Path) -> Path:
     """Write the architecture JSON, one weights HDF5 per member, the vocabulary JSON and the model card.
 
@@ -335,18 +314,6 @@ def save_model(networks: Sequence, vocab: Vocabulary, card: dict, folder: str | 
     return folder
 
 
-def write_card(folder: str | Path, card: dict) -> dict:
-    """Write the card last, with the size and SHA-256 of every file beside it, so loading can check them.
-
-    Files are written atomically, so a killed run never leaves a truncated one; the digests also catch a
-    file damaged or swapped later (an HDF5 or ONNX file with flipped bytes can load and give wrong captions).
-    """
-    folder = Path(folder)
-    card = {**card, "checksums": file_digests(folder, exclude={CARD_FILE})}
-    write_atomically(folder / CARD_FILE, json.dumps(card, indent=2).encode())
-    return card
-
-
 def load_model(folder: str | Path) -> CaptionModel:
     """Load a model folder with plain Keras: ``model_from_json`` + ``load_weights``, once per member."""
     folder = Path(folder)
@@ -355,23 +322,6 @@ def load_model(folder: str | Path) -> CaptionModel:
     networks = [load_keras_network(folder / ARCHITECTURE_FILE, folder / weights, "the model")
                 for weights in decoder_weight_files(card)]
     return CaptionModel(networks, vocab, card)
-
-
-def load_card(folder: str | Path, verify: bool = True) -> dict:
-    """The model card; with ``verify``, also check the files it records (all present, none changed)."""
-    path = Path(folder) / CARD_FILE
-    if not path.is_file():
-        raise CaptionerError(f"no trained model in {folder} (missing {CARD_FILE}); train one or pass --model DIR")
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-        card["encoder"]["name"]
-        recorded = dict(card.get("checksums", {}))
-        problems = damaged_files(Path(folder), recorded) if verify else []
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise CaptionerError(f"unreadable model card {path}: {error}") from None
-    if problems:
-        raise CaptionerError(f"the model in {folder} is incomplete or damaged: {'; '.join(problems)}")
-    return card
 
 
 def model_card(

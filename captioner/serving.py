@@ -8,6 +8,7 @@ Pillow, h5py and onnxruntime are imported, so a serving process stays small. A f
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,18 @@ from . import CaptionerError
 from .decode import beam_search, caption_text
 from .encoders import EncoderSpec, get_encoder_spec, load_encoder
 from .explain import DEFAULT_GRID, explain
-from .export import ONNX_ENCODER_FILE
 from .images import MAX_PIXELS, load_in_batches, load_rgb
-from .model import VOCAB_FILE, decoder_weight_files, decoding_defaults, load_card
+from .model_folder import ONNX_ENCODER_FILE, VOCAB_FILE, decoder_weight_files, decoding_defaults, load_card
 from .numpy_decoder import NumpyMergeDecoder
 from .text import Vocabulary
+
+
+# A gunicorn worker answers on several threads, so that a slow upload ties up a thread rather than the worker,
+# but decoding and encoding are bound by CPU and memory: each photo in flight holds its pixels and the
+# encoder's buffers. One at a time, a worker that had accepted more of the requests queued them while the
+# other sat idle: 34.6 requests/s at concurrency 8, against 38.6 for sync workers; two at a time, 38.0; no
+# limit, 38.8 (scripts/bench_workers.py, docs/operations.md).
+PHOTOS_AT_ONCE = 2
 
 
 class OnnxEncoder:
@@ -65,6 +73,8 @@ class Captioner:
     the Keras network's words (tests check it on 200 test photos). An ensemble's decoders all read the
     same features and their next-word distributions are averaged. Beam width and length penalty default
     to the ones the model card records (chosen on the dev split).
+
+    Safe to share between threads, and it works on at most PHOTOS_AT_ONCE photos at a time.
     """
 
     def __init__(self, model_dir: str | Path, encoder=None):
@@ -77,6 +87,7 @@ class Captioner:
             encoder = OnnxEncoder(folder / ONNX_ENCODER_FILE, get_encoder_spec(self.encoder_name))
         self.encoder = encoder or load_encoder(folder, self.encoder_name)
         self._check_shapes(folder)
+        self._photos_at_once = threading.BoundedSemaphore(PHOTOS_AT_ONCE)
 
     def _check_shapes(self, folder: Path) -> None:
         """Files from different models fit together badly: refuse them rather than caption with them."""
@@ -116,13 +127,14 @@ class Captioner:
     def caption_image(self, data: bytes, beam_size: int | None = None, length_penalty: float | None = None,
                       max_pixels: int = MAX_PIXELS) -> dict:
         """One photo's caption, its beam candidates and where the time went; ImageError for bad bytes."""
-        started = time.perf_counter()
-        pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
-        decoded = time.perf_counter()
-        features = self.encoder.encode(pixels[None])
-        encoded = time.perf_counter()
-        candidates = self.caption_features(features, beam_size, length_penalty)[0]
-        done = time.perf_counter()
+        with self._photos_at_once:
+            started = time.perf_counter()
+            pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
+            decoded = time.perf_counter()
+            features = self.encoder.encode(pixels[None])
+            encoded = time.perf_counter()
+            candidates = self.caption_features(features, beam_size, length_penalty)[0]
+            done = time.perf_counter()
         milliseconds = lambda a, b: round((b - a) * 1000, 1)  # noqa: E731
         return {
             "caption": candidates[0][0],
@@ -138,12 +150,14 @@ class Captioner:
     def explain_image(self, data: bytes, grid: int = DEFAULT_GRID, beam_size: int | None = None,
                       max_pixels: int = MAX_PIXELS) -> dict:
         """The caption and, for each of its words, an occlusion map over a ``grid x grid`` of the photo."""
-        started = time.perf_counter()
-        pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
-        features = self.encoder.encode(pixels[None])
-        best = beam_search(self.decoder, features, self.vocab.max_length, *self.search_settings(beam_size, None))[0][0]
-        words = self.vocab.decode(best.ids)
-        explanation = explain(self.encoder, self.decoder, pixels, features, best.ids, words, grid)
+        with self._photos_at_once:
+            started = time.perf_counter()
+            pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
+            features = self.encoder.encode(pixels[None])
+            search = self.search_settings(beam_size, None)
+            best = beam_search(self.decoder, features, self.vocab.max_length, *search)[0][0]
+            words = self.vocab.decode(best.ids)
+            explanation = explain(self.encoder, self.decoder, pixels, features, best.ids, words, grid)
         return {
             "caption": " ".join(words),
             "words": words,

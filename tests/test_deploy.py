@@ -1,7 +1,7 @@
 """The deploy files agree with each other and with this project's Python."""
 
 import json
-import re
+import runpy
 import sys
 
 from captioner.data import REPO_ROOT
@@ -16,11 +16,25 @@ def test_runtime_txt_and_python_version_pin_the_same_python():
     assert f"{sys.version_info.major}.{sys.version_info.minor}" == pinned
 
 
-def test_procfile_runs_gunicorn_on_port_with_a_timeout_that_covers_loading():
+def test_procfile_runs_gunicorn_on_port_with_the_settings_of_gunicorn_conf():
     web = (REPO_ROOT / "Procfile").read_text().strip()
     assert web.startswith("web: gunicorn ") and "0.0.0.0:$PORT" in web and "'app:production_app()'" in web
-    assert int(re.search(r"--timeout (\d+)", web).group(1)) >= 60
     assert "--preload" not in web, "each worker loads its own model before it accepts requests"
+    # Settings on the command line would override gunicorn.conf.py's, where their reasons are written.
+    assert "--timeout" not in web and "--worker-class" not in web
+
+
+def test_gunicorn_s_timeouts_fit_heroku_s_router_and_shutdown():
+    settings = runpy.run_path(str(REPO_ROOT / "gunicorn.conf.py"))
+    heroku_router_s = heroku_sigkill_after_sigterm_s = 30
+    # A threaded worker, so that stalled clients hold threads (tests/test_load.py); more threads than the
+    # stalled clients that test opens, wherever they land.
+    assert settings["worker_class"] == "gthread" and settings["threads"] > 4
+    # A worker's model loads in ~2 s here (the timeout also bounds its start), and a hung one is restarted
+    # before the router gives up on its requests.
+    assert 10 <= settings["timeout"] < heroku_router_s
+    assert settings["graceful_timeout"] < heroku_sigkill_after_sigterm_s
+    assert settings["RECEIVE_TIMEOUT_S"] < heroku_router_s
 
 
 def test_app_json_asks_for_a_dyno_the_server_fits():

@@ -1,0 +1,94 @@
+"""The model folder (``model/``): its file names, its card and the checksums in it, with no TensorFlow.
+
+Everything that serves or reads a trained model (the lean runtime, the app, gunicorn's master, alt text,
+scoring) reaches the folder through this module, which needs only the standard library; training writes the
+networks (:mod:`captioner.model`) and then the card here. The files::
+
+    caption_model.json              the decoders' architecture (Keras ``to_json``, shared by every member)
+    caption_model.weights.h5        the first (or only) decoder's weights; caption_model_2... for an ensemble
+    vocab.json                      the vocabulary, in index order
+    encoder.onnx                    the image encoder for serving (:mod:`captioner.export`)
+    model_card.json                 what the model is, how it was trained and scored, and every file's SHA-256
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import CaptionerError
+from .data import REPO_ROOT
+from .io import damaged_files, file_digests, write_atomically
+
+ARCHITECTURE_FILE = "caption_model.json"
+WEIGHTS_FILE = "caption_model.weights.h5"  # the first (or only) decoder; an ensemble's others are numbered
+VOCAB_FILE = "vocab.json"
+CARD_FILE = "model_card.json"
+ONNX_ENCODER_FILE = "encoder.onnx"
+
+
+def member_weights_file(member: int) -> str:
+    """``caption_model.weights.h5`` for the first member, ``caption_model_2.weights.h5`` and so on after it."""
+    return WEIGHTS_FILE if member == 0 else WEIGHTS_FILE.replace(".weights.h5", f"_{member + 1}.weights.h5")
+
+
+def decoder_weight_files(card: dict) -> list[str]:
+    """The weight files of a model's decoders, as its card lists them (cards before ensembles named one)."""
+    files = card.get("files", {}).get("weights", WEIGHTS_FILE)
+    return [files] if isinstance(files, str) else list(files)
+
+
+def decoding_defaults(chosen: dict | None) -> dict:
+    """A card's ``decoding`` entry (the search chosen on the dev split) as beam width and length penalty;
+    cards without one get beam 3 and no penalty, as before."""
+    chosen = chosen or {}
+    return {"beam": int(chosen.get("beam", 3)), "length_penalty": float(chosen.get("length_penalty", 0.0))}
+
+
+def write_card(folder: str | Path, card: dict) -> dict:
+    """Write the card last, with the size and SHA-256 of every file beside it, so loading can check them.
+
+    Files are written atomically, so a killed run never leaves a truncated one; the digests also catch a
+    file damaged or swapped later (an HDF5 or ONNX file with flipped bytes can load and give wrong captions).
+    """
+    folder = Path(folder)
+    card = {**card, "checksums": file_digests(folder, exclude={CARD_FILE})}
+    write_atomically(folder / CARD_FILE, json.dumps(card, indent=2).encode())
+    return card
+
+
+def load_card(folder: str | Path, verify: bool = True) -> dict:
+    """The model card; with ``verify``, also check the files it records (all present, none changed)."""
+    path = Path(folder) / CARD_FILE
+    if not path.is_file():
+        raise CaptionerError(f"no trained model in {folder} (missing {CARD_FILE}); train one or pass --model DIR")
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+        card["encoder"]["name"]
+        recorded = dict(card.get("checksums", {}))
+        problems = damaged_files(Path(folder), recorded) if verify else []
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise CaptionerError(f"unreadable model card {path}: {error}") from None
+    if problems:
+        raise CaptionerError(f"the model in {folder} is incomplete or damaged: {'; '.join(problems)}")
+    return card
+
+
+def default_model_dir() -> Path:
+    """``$CAPTIONER_MODEL``, or the shipped ``model/``."""
+    return Path(os.environ.get("CAPTIONER_MODEL", REPO_ROOT / "model"))
+
+
+@contextmanager
+def exit_on_model_error():
+    """For servers: a CaptionerError becomes one ``error:`` line and exit status 4, gunicorn's "App failed to
+    load": the master halts instead of respawning workers that would fail the same way, so a bad deploy shows
+    up as a crashed dyno with the reason in its log."""
+    try:
+        yield
+    except CaptionerError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(4) from None
