@@ -23,6 +23,19 @@ from .model_folder import decoder_weight_files
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 FIELDS = ("image", "caption", "log_prob", "error", "model")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection); a file named
+# "=HYPERLINK(...).jpg" must stay a name.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """``text`` for a CSV cell: a leading quote keeps a spreadsheet from reading it as a formula."""
+    return f"'{text}" if text.lstrip("'").startswith(FORMULA_STARTS) else text
+
+
+def csv_unsafe(text: str) -> str:
+    """The text :func:`csv_safe` was given (a name that began with quotes and a formula sign keeps them)."""
+    return text[1:] if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS) else text
 
 
 def find_images(paths: Sequence[Path], recursive: bool = False) -> list[Path]:
@@ -83,7 +96,7 @@ class CaptionFile:
         rows = list(csv.reader(io.StringIO(text)))
         if not rows or tuple(rows[0]) != FIELDS:
             raise CaptionerError(f"{self.path} is not a CSV file this command wrote (its header differs)")
-        return {row[0] for row in rows[1:] if row}
+        return {csv_unsafe(row[0]) for row in rows[1:] if row}
 
     def _repair(self) -> str:
         data = self.path.read_bytes()
@@ -100,7 +113,8 @@ class CaptionFile:
                 writer = csv.DictWriter(file, FIELDS, lineterminator="\n")
                 if new:
                     writer.writeheader()
-                writer.writerows({k: "" if v is None else v for k, v in asdict(row).items()} for row in rows)
+                writer.writerows({k: "" if v is None else csv_safe(v) if isinstance(v, str) else v
+                                  for k, v in asdict(row).items()} for row in rows)
             else:
                 file.writelines(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in rows)
             file.flush()

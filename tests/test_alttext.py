@@ -126,3 +126,22 @@ def test_a_file_from_elsewhere_is_refused_not_overwritten(trained_colour_model, 
     result = run_caption("-r", library, "--out", out, model=model_dir)
     assert result.returncode == 1 and "not a CSV file this command wrote" in result.stderr
     assert out.read_text() == "name,phone\nalice,123\n"
+
+
+@pytest.mark.parametrize("name", ["=HYPERLINK(\"x\").png", "+1.png", "-2.png", "@SUM(1).png", "'=x.png"])
+def test_a_file_name_never_becomes_a_spreadsheet_formula_and_still_resumes(trained_colour_model, tmp_path, name):
+    """OWASP's CSV injection: a cell that starts with = + - @ is quoted; the resume still knows the photo."""
+    from captioner.alttext import FORMULA_STARTS, csv_unsafe
+
+    _, model_dir, _ = trained_colour_model
+    (tmp_path / name).write_bytes(png())
+    out = tmp_path / "captions.csv"
+    command = [sys.executable, "-m", "captioner", "caption", "--model", str(model_dir), "--out", str(out), "--", name]
+    # Run in the photo's folder, so that the row names the file as it was given, the name first.
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (row,) = read_rows(out)
+    assert not row["image"].startswith(FORMULA_STARTS) and csv_unsafe(row["image"]) == name
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert "1 already there" in again.stdout and len(read_rows(out)) == 1
