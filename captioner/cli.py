@@ -93,12 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     caption = commands.add_parser(
         "caption", help="caption photos: prints IMAGE<TAB>caption per line, or writes them to --out (resumable)")
-    caption.add_argument("images", nargs="+", type=Path, metavar="IMAGE_OR_FOLDER")
+    caption.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER")
     caption.add_argument("--recursive", "-r", action="store_true", help="caption the image files in folders, at any depth")
-    caption.add_argument("--out", type=Path, help="write rows to this .csv or .jsonl file; run again to resume")
+    caption.add_argument("--out", type=str, help="write rows to this .csv or .jsonl file (with --engine ray: a folder "
+                         "or URI of Parquet files); run again to resume")
     caption.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: model/)")
     caption.add_argument("--batch-size", type=_positive_int, default=32)
     caption.add_argument("--beam", type=_positive_int, help="beam width (1 = greedy; default: the model card's)")
+    caption.add_argument("--engine", choices=("local", "ray"), default="local",
+                         help="local: this process; ray: a Ray cluster (IMAGE_OR_FOLDER may be an s3:// or gs:// URI)")
+    caption.add_argument("--address", help="with --engine ray: the cluster to join (default: $RAY_ADDRESS, else a "
+                         "local Ray started for this run)")
+    caption.add_argument("--workers", type=_positive_int, help="with --engine ray: captioning actors (default: one "
+                         "per CPU of the cluster)")
+    caption.add_argument("--out-format", choices=("parquet", "csv", "jsonl"), default="parquet",
+                         help="with --engine ray: the files written to --out")
     caption.set_defaults(run=run_caption)
     return parser
 
@@ -203,16 +212,19 @@ def run_export(args) -> int:
 
 
 def run_caption(args) -> int:
+    if args.engine == "ray":
+        return run_caption_on_ray(args)
     from .alttext import CaptionFile, caption_library, find_images
     from .serving import Captioner
 
-    images = find_images(args.images, args.recursive)
-    if args.out:
-        CaptionFile(args.out)  # a bad file name fails before the model loads
+    images = find_images([Path(p) for p in args.images], args.recursive)
+    out = Path(args.out) if args.out else None
+    if out:
+        CaptionFile(out)  # a bad file name fails before the model loads
     captioner = Captioner(args.model)
-    if args.out:
-        summary = caption_library(captioner, images, args.out, args.beam, args.batch_size, progress=True)
-        print(f"{args.out}: {summary.captioned} captioned, {summary.unreadable} unreadable (reasons in its "
+    if out:
+        summary = caption_library(captioner, images, out, args.beam, args.batch_size, progress=True)
+        print(f"{out}: {summary.captioned} captioned, {summary.unreadable} unreadable (reasons in its "
               f"error column), {summary.already_done} already there")
         return 1 if summary.unreadable else 0
     failures = 0
@@ -223,6 +235,22 @@ def run_caption(args) -> int:
         else:
             print(f"{result.source}\t{result.caption}", flush=True)
     return 1 if failures else 0
+
+
+def run_caption_on_ray(args) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:  # not imported here: caption_on_ray sets Ray's environment first
+        raise CaptionerError("--engine ray needs Ray: pip install -r requirements-ray.txt")
+    from .alttext_ray import caption_on_ray
+
+    if len(args.images) != 1 or not args.recursive or not args.out:
+        raise CaptionerError("--engine ray captions one folder or URI: caption --recursive SOURCE --out DEST")
+    summary = caption_on_ray(args.images[0], args.out, args.model, args.workers, args.batch_size, args.beam,
+                             args.out_format, args.address)
+    print(f"{args.out}: {summary.captioned} captioned, {summary.unreadable} unreadable (reasons in its error "
+          f"column), {summary.already_done} already there; {summary.seconds:.1f} s")
+    return 1 if summary.unreadable else 0
 
 
 def _data_options(parser: argparse.ArgumentParser, encoder: bool = True) -> None:

@@ -32,7 +32,8 @@ def test_bandit_finds_no_medium_or_high_issue():
     assert report["metrics"]["_totals"]["loc"] > 1000  # it really scanned the code
 
 
-@pytest.mark.parametrize("requirements", ["requirements.txt", "requirements-train.txt", "requirements-dev.txt"])
+@pytest.mark.parametrize("requirements", ["requirements.txt", "requirements-train.txt", "requirements-ray.txt",
+                                          "requirements-dev.txt"])
 def test_every_dependency_is_pinned(requirements):
     lines = [line.split("#")[0].strip() for line in (REPO_ROOT / requirements).read_text().splitlines()]
     unpinned = [line for line in lines if line and not line.startswith("-r ")
