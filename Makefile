@@ -7,8 +7,10 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 .PHONY: serve test train-quick clean
 
+# The Procfile's own web command (gunicorn, as Heroku and the Docker image run it), on loopback port 5000.
 serve: $(VENV)/.serve-installed
-	$(BIN)/python app.py
+	HOST=$${HOST:-127.0.0.1} PORT=$${PORT:-5000} PATH="$(abspath $(BIN)):$$PATH" \
+		sh -c 'eval exec "$$(sed -n "s/^web: //p" Procfile)"'
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest

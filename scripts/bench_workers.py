@@ -93,7 +93,8 @@ def main() -> None:
             single = statistics.median(alone.latencies_ms["caption"])
             results[name].append((report, stalled, single))
             times = report.latencies_ms["caption"]
-            print(f"{name}: one client, greedy p50 {single:.1f} ms; at concurrency 8 {args.requests / report.seconds:.1f} requests/s, p50 {statistics.median(times):.0f} ms, "
+            print(f"{name}: one client, greedy p50 {single:.1f} ms; at concurrency 8 "
+                  f"{args.requests / report.seconds:.1f} requests/s, p50 {statistics.median(times):.0f} ms, "
                   f"errors {len(report.errors)}; with {STALLED} stalled uploads, normal captions took "
                   + ", ".join("unanswered" if t == float("inf") else f"{t:.2f}" for t in stalled) + " s",
                   flush=True)

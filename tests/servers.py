@@ -28,7 +28,8 @@ def free_port() -> int:
 def procfile_command(port: int, workers: int = 1) -> list[str]:
     """The Procfile's ``web`` command, bound to loopback, with this environment's gunicorn."""
     procfile = (REPO_ROOT / "Procfile").read_text().split(":", 1)[1].strip()
-    command = procfile.replace("0.0.0.0:$PORT", f"127.0.0.1:{port}").replace("${WEB_CONCURRENCY:-1}", str(workers))
+    command = procfile.replace("${HOST:-0.0.0.0}:$PORT", f"127.0.0.1:{port}")
+    command = command.replace("${WEB_CONCURRENCY:-1}", str(workers))
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     return [gunicorn if word == "gunicorn" else word.strip("'") for word in command.split()]
 

@@ -18,7 +18,8 @@ def test_runtime_txt_and_python_version_pin_the_same_python():
 
 def test_procfile_runs_gunicorn_on_port_with_the_settings_of_gunicorn_conf():
     web = (REPO_ROOT / "Procfile").read_text().strip()
-    assert web.startswith("web: gunicorn ") and "0.0.0.0:$PORT" in web and "'app:production_app()'" in web
+    # Heroku sets PORT and no HOST: every interface there; `make serve` sets HOST=127.0.0.1.
+    assert web.startswith("web: gunicorn ") and "${HOST:-0.0.0.0}:$PORT" in web and "'app:production_app()'" in web
     assert "--preload" not in web, "each worker loads its own model before it accepts requests"
     # Settings on the command line would override gunicorn.conf.py's, where their reasons are written.
     assert "--timeout" not in web and "--worker-class" not in web

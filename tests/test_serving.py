@@ -32,6 +32,35 @@ def test_answering_a_request_imports_no_tensorflow(photos):
     assert result.stdout.strip() == "[]"
 
 
+# Everything a request or a batch job imports: it must run on requirements.txt alone.
+SERVING_SIDE = ["app", "captioner.serving", "captioner.model_folder", "captioner.alttext", "captioner.alttext_ray",
+                "captioner.explain", "captioner.images", "captioner.numpy_decoder", "captioner.decode",
+                "captioner.evaluate"]
+
+
+def test_the_serving_side_imports_and_captions_with_tensorflow_made_unimportable():
+    script = textwrap.dedent(f"""
+        import sys
+        class NoTraining:  # as if requirements.txt alone were installed
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "torch"):
+                    raise ImportError(f"{{name}} is not installed")
+        sys.meta_path.insert(0, NoTraining())
+        import importlib
+        for name in {SERVING_SIDE!r}:
+            importlib.import_module(name)
+        import io
+        from PIL import Image
+        from captioner.serving import Captioner
+        photo = io.BytesIO()
+        Image.new("RGB", (64, 48), (200, 30, 30)).save(photo, "PNG")
+        print(len(Captioner({str(MODEL_DIR)!r}).caption_image(photo.getvalue(), beam_size=1)["caption"].split()) > 1)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "True"
+
+
 @pytest.mark.parametrize("entry", ["import app", "exec(open('gunicorn.conf.py').read())", "import captioner.cli"])
 def test_serving_processes_keep_openblas_to_one_thread(entry):
     """The variable only counts if it is set before NumPy loads OpenBLAS: every entry point imports

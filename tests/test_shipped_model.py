@@ -67,3 +67,13 @@ def test_regression_greedy_on_100_test_photos_scores_what_the_card_says(card, sh
     assert result["images"] == recorded["images"] == 100
     for key in ("bleu_1", "bleu_4", "meteor", "cider"):
         assert result[key] == pytest.approx(recorded[key], abs=TOLERANCE), (key, json.dumps(result)[:300])
+
+
+def test_the_readme_shows_captions_the_shipped_model_prints(shipped, photos):
+    """The README's first example is the CLI's output for three photos: it must stay true."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("$ .venv/bin/python -m captioner caption ", 1)[1].split("```", 1)[0]
+    shown = dict(line.split("\t") for line in block.strip().splitlines()[1:])
+    assert len(shown) == 3
+    results = shipped.caption_sources([str(REPO_ROOT / path) for path in shown])
+    assert {path: result.caption for path, result in zip(shown, results)} == shown
