@@ -16,11 +16,11 @@ import captioner  # noqa: F401  (first, before anything imports NumPy: it sets t
 # Threads, not sync workers: a sync worker holds one connection until its whole body has arrived, so four
 # clients that sent their headers and stalled left both of a Basic dyno's workers waiting and the site
 # answered nobody (gunicorn's docs ask for a buffering proxy in front of sync workers; Heroku's router does
-# not buffer request bodies). With threads, a stalled upload ties up a thread; the photo's work itself runs
-# one at a time per worker (captioner.serving.Captioner), so memory stays what a sync worker needs. Eight
+# not buffer request bodies). With threads, a stalled upload ties up a thread; the photos' work itself runs
+# at most two at a time per worker (captioner.serving.PHOTOS_AT_ONCE), so memory stays bounded. Eight
 # threads: a worker still has free ones when several stalled clients land on it. Measured at concurrency 8
-# (scripts/bench_workers.py): 36.7-37.4 requests/s against 38.7 for sync workers, within this machine's
-# noise, and with four stalled uploads the others are answered in 0.05 s instead of not at all.
+# (scripts/bench_workers.py): 38.0 requests/s against 38.6 for sync workers, and with four stalled uploads
+# the others are answered in 0.05 s instead of not at all.
 worker_class = "gthread"
 threads = 8
 # Heroku's router gives up on a request after 30 s. A threaded worker's main loop reports in between
@@ -32,7 +32,7 @@ timeout = 20
 graceful_timeout = 20
 # glibc gives each thread that allocates its own malloc arena, and each keeps what it once held: with eight
 # threads taking turns on the photos, a worker grew to 213-226 MB after 1,000 captions, against 184-194 MB
-# for a sync worker. Threads share one arena here (the photo's work runs one at a time anyway).
+# for a sync worker. Threads share one arena here (185-192 MB; the photos' work runs two at a time at most).
 M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 MALLOC_ARENAS = int(os.environ.get("CAPTIONER_MALLOC_ARENAS", 1))
 # gunicorn's control socket (for gunicornc) would sit in $HOME; nothing here uses it, and two servers on one
