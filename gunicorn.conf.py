@@ -32,7 +32,7 @@ timeout = 20
 graceful_timeout = 20
 # glibc gives each thread that allocates its own malloc arena, and each keeps what it once held: with eight
 # threads taking turns on the photos, a worker grew to 213-226 MB after 1,000 captions, against 184-194 MB
-# for a sync worker. Threads share one arena here (185-192 MB; the photos' work runs two at a time at most).
+# for a sync worker. Threads share one arena here: 185-209 MB (the photos' work runs two at a time at most).
 M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 MALLOC_ARENAS = int(os.environ.get("CAPTIONER_MALLOC_ARENAS", 1))
 # gunicorn's control socket (for gunicornc) would sit in $HOME; nothing here uses it, and two servers on one
