@@ -179,7 +179,7 @@ def shrink_far_larger(image: Image.Image, side: int) -> Image.Image:
     if factor < 2:
         return image
     if image.mode not in REDUCIBLE_MODES:  # palette indices and single bits cannot be averaged
-        has_alpha = image.mode in ("PA", "LA") or "transparency" in image.info
+        has_alpha = image.mode == "PA" or "transparency" in image.info
         image = image.convert("I" if image.mode.startswith("I;16") else "RGBA" if has_alpha else "RGB")
     return image.reduce(factor)
 

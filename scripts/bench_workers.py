@@ -13,7 +13,6 @@ one request at a time), requests/s and latency at concurrency 8 over full-size p
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import time
@@ -22,24 +21,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from captioner.data import REPO_ROOT  # noqa: E402
-from tests.load import caption_mix, run_load  # noqa: E402
+from tests.load import caption_mix, run_load, stalled_upload  # noqa: E402
 from tests.servers import free_port, procfile_command, start_server, stop_server  # noqa: E402
 
 STALLED = 4
 PATIENCE_S = 10  # how long a normal request may wait behind stalled ones before it counts as unanswered
 
 
-def stalled_upload(port: int, photo: bytes) -> socket.socket:
-    """A client that sends its headers and the first KB of the photo, then nothing."""
-    connection = socket.create_connection(("127.0.0.1", port))
-    connection.sendall(b"POST /api/caption HTTP/1.1\r\nHost: bench\r\nContent-Type: image/jpeg\r\n"
-                       b"Content-Length: %d\r\n\r\n" % len(photo) + photo[:1024])
-    return connection
-
-
-def with_stalled_clients(url: str, port: int, photo: bytes) -> list[float]:
+def with_stalled_clients(url: str, photo: bytes) -> list[float]:
     """Seconds each of three normal captions took while STALLED uploads hold their connections."""
-    stalled = [stalled_upload(port, photo) for _ in range(STALLED)]
+    stalled = [stalled_upload(url, photo) for _ in range(STALLED)]
     time.sleep(0.5)  # the workers have accepted them
     try:
         times = []
@@ -87,7 +78,7 @@ def main() -> None:
             try:
                 alone = run_load(url, server.pid, caption_mix(photos, beams=(1,)), 100, concurrency=1, warm_up=10)
                 report = run_load(url, server.pid, caption_mix(photos), args.requests, concurrency=8, warm_up=40)
-                stalled = with_stalled_clients(url, port, photos[0])
+                stalled = with_stalled_clients(url, photos[0])
             finally:
                 stop_server(server)
             single = statistics.median(alone.latencies_ms["caption"])

@@ -7,6 +7,7 @@ request is counted in latency (which includes time queued behind others); the se
 
 from __future__ import annotations
 
+import socket
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -110,3 +111,15 @@ def run_load(url: str, server_pid: int, mix: list[Request], total: int = 1000, c
         latencies.setdefault(endpoint, []).append(milliseconds)
     return LoadReport(total, concurrency, [e for _, _, e in results if e], latencies, seconds, rss_before,
                       [rss_mb(pid) for pid in workers], [peak_rss_mb(pid) for pid in workers], rss_mb(server_pid))
+
+
+def stalled_upload(url: str, photo: bytes, headers_only: bool = False) -> socket.socket:
+    """A client that sends its headers (and the first KB of the photo), then nothing."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)))
+    head = b"POST /api/caption HTTP/1.1\r\nHost: test\r\nContent-Type: image/jpeg\r\n"
+    if headers_only:
+        connection.sendall(head)  # not even the blank line that ends the headers
+    else:
+        connection.sendall(head + b"Content-Length: %d\r\n\r\n" % len(photo) + photo[:1024])
+    return connection

@@ -13,7 +13,7 @@ import pytest
 
 from app import MAX_GRID
 from captioner.data import REPO_ROOT
-from tests.load import Request, caption_mix, run_load, send
+from tests.load import Request, caption_mix, run_load, send, stalled_upload
 from tests.servers import children, start_gunicorn, stop_server
 from tests.uploads import large_photos
 
@@ -62,23 +62,12 @@ def test_explanations_of_the_largest_photos_stay_within_a_basic_dyno(two_workers
     assert report.server_rss_mb < SERVER_BUDGET_MB
 
 
-def stalled_upload(url: str, photo: bytes, headers_only: bool = False) -> socket.socket:
-    """A client that sends its headers (and the first KB of the photo), then nothing."""
-    host, port = url.removeprefix("http://").split(":")
-    connection = socket.create_connection((host, int(port)))
-    head = b"POST /api/caption HTTP/1.1\r\nHost: test\r\nContent-Type: image/jpeg\r\n"
-    if headers_only:
-        connection.sendall(head)  # not even the blank line that ends the headers
-    else:
-        connection.sendall(head + b"Content-Length: %d\r\n\r\n" % len(photo) + photo[:1024])
-    connection.settimeout(RECEIVE_TIMEOUT_S + 20)
-    return connection
-
-
 def test_stalled_uploads_neither_starve_other_clients_nor_stay_open(two_workers, photo_bytes):
     """Twice as many stalled clients as workers: others are still answered at once, the stalled are cut off."""
     _, url = two_workers
     stalled = [stalled_upload(url, photo_bytes[0], headers_only=i % 2 == 1) for i in range(4)]
+    for connection in stalled:
+        connection.settimeout(RECEIVE_TIMEOUT_S + 20)
     try:
         started = time.monotonic()
         for photo in photo_bytes[:6]:
