@@ -21,7 +21,7 @@ from . import CaptionerError
 from .model_folder import decoder_weight_files
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
-FIELDS = ("image", "caption", "log_prob", "error", "model")
+FIELDS = ("image", "caption", "alt_text", "confidence", "objects", "log_prob", "error", "model")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection); a file named
 # "=HYPERLINK(...).jpg" must stay a name.
@@ -69,9 +69,27 @@ def model_version(card: dict) -> str:
 class Row:
     image: str
     caption: str = ""
+    alt_text: str = ""  # the caption as a sentence, saying so where the model is unsure
+    confidence: float | None = None
+    objects: str = ""  # "dog 0.98; ball 0.41": what the classifier and probes saw, most probable first
     log_prob: float | None = None
     error: str = ""
     model: str = ""
+
+    @classmethod
+    def of(cls, image: str, result, model: str) -> "Row":
+        """The row for one photo's :class:`captioner.serving.CaptionResult`."""
+        if result.error:
+            return cls(image, error=result.error, model=model)
+        objects = result.guidance.objects if result.guidance else []
+        confidence = None if result.confidence is None else round(result.confidence, 3)
+        return cls(image, result.caption, result.alt_text, confidence,
+                   "; ".join(f"{o.word} {o.probability:.2f}" for o in objects if o.probability >= OBJECT_FLOOR),
+                   round(result.candidates[0][1], 4), model=model)
+
+
+# Objects less probable than this are left out of a row.
+OBJECT_FLOOR = 0.1
 
 
 class CaptionFile:
@@ -95,7 +113,8 @@ class CaptionFile:
                 raise CaptionerError(f"{self.path} is not a JSON lines file this command wrote") from None
         rows = list(csv.reader(io.StringIO(text)))
         if not rows or tuple(rows[0]) != FIELDS:
-            raise CaptionerError(f"{self.path} is not a CSV file this command wrote (its header differs)")
+            raise CaptionerError(f"{self.path} is not a CSV file this version wrote (its header differs): "
+                                 f"use a new --out file")
         return {csv_unsafe(row[0]) for row in rows[1:] if row}
 
     def _repair(self) -> str:
@@ -143,13 +162,9 @@ def caption_library(captioner, images: Sequence[Path], out: Path, beam_size: int
             batch = [str(p) for p in todo[start:start + batch_size]]
             rows = []
             for result in captioner.caption_sources(batch, batch_size, beam_size):
-                if result.error:
-                    unreadable += 1
-                    rows.append(Row(result.source, error=result.error, model=version))
-                else:
-                    captioned += 1
-                    text, log_prob = result.candidates[0]
-                    rows.append(Row(result.source, text, round(log_prob, 4), model=version))
+                unreadable += bool(result.error)
+                captioned += not result.error
+                rows.append(Row.of(result.source, result, version))
             output.append(rows)
             bar.update(len(batch))
     return Summary(captioned, unreadable, len(images) - len(todo))

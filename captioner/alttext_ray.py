@@ -127,15 +127,9 @@ class CaptionActor:
 
     def __call__(self, batch: dict) -> dict:
         paths, photos = list(batch["path"]), [bytes(b) for b in batch["bytes"]]
-        rows = []
         # In parts, so that the next part's photos are decoded (on threads) while this one is encoded.
         results = self.captioner.caption_sources(photos, ENCODE_BATCH, self.beam_size)
-        for path, result in zip(paths, results):
-            if result.error:
-                rows.append(Row(path, error=result.error, model=self.version))
-            else:
-                text, log_prob = result.candidates[0]
-                rows.append(Row(path, text, round(log_prob, 4), model=self.version))
+        rows = [Row.of(path, result, self.version) for path, result in zip(paths, results)]
         if self.out_format == "csv":  # a spreadsheet must not run a file name as a formula
             rows = [Row(**{k: csv_safe(v) if isinstance(v, str) else v for k, v in asdict(r).items()}) for r in rows]
         return {field: [getattr(r, field) for r in rows] for field in FIELDS}

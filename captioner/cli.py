@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--beam", type=_positive_int, default=3, help="default beam width to record in the card")
     train.add_argument("--length-penalty", type=float, default=0.0,
                        help="default length penalty to record in the card")
+    train.add_argument("--hold-out", nargs="+", default=[], metavar="CONCEPT",
+                       help="leave out every photo whose captions name these concepts (bicycle, boat, ...): the "
+                            "novel-object experiment")
     train.set_defaults(run=run_train)
 
     evaluate = commands.add_parser("evaluate", help="caption a split and score it against its references")
@@ -84,7 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=_positive_int, help="only the first N images of the split")
     evaluate.add_argument("--out", type=Path, help="write the scores as JSON here")
     evaluate.add_argument("--record", metavar="NAME", help="also store the scores in the model card as metrics.NAME")
+    evaluate.add_argument("--unguided", action="store_true",
+                          help="plain beam search: no tags named, no person words banned")
     evaluate.set_defaults(run=run_evaluate)
+
+    guide = commands.add_parser("guide", help="fit the concept probes (train split) and choose guided decoding's "
+                                              "thresholds and confidence calibration (dev split) for a model")
+    _data_options(guide, encoder=False)
+    guide.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    guide.add_argument("--out", type=Path, help="write the dev figures behind each choice as JSON here")
+    guide.set_defaults(run=run_guide)
 
     export = commands.add_parser("export", help="write the ONNX encoder the lean runtime serves, checked against Keras")
     export.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: model/)")
@@ -163,6 +175,7 @@ def run_train(args) -> int:
         seeds=args.seed,
         student=student,
         decoding={"beam": args.beam, "length_penalty": args.length_penalty},
+        hold_out=args.hold_out,
         cache_dir=args.cache,
         # One line per epoch when the output is a log, a live bar when it is a terminal.
         verbose=1 if sys.stdout.isatty() else 2,
@@ -180,7 +193,8 @@ def run_evaluate(args) -> int:
     from .evaluate import evaluate_model, format_scores, record_metrics
     from .io import write_atomically
 
-    result = evaluate_model(args.model, args.data, args.split, args.beam, args.length_penalty, args.limit, args.cache)
+    result = evaluate_model(args.model, args.data, args.split, args.beam, args.length_penalty, args.limit, args.cache,
+                            guided=not args.unguided)
     print(f"{result['split']} split, {result['images']} images, beam {result['beam']}, length penalty "
           f"{result['length_penalty']}, {result['encoder']}:")
     print(format_scores(result))
@@ -190,6 +204,24 @@ def run_evaluate(args) -> int:
     if args.record:
         record_metrics(args.model, args.record, result)
         print(f"recorded in {args.model / 'model_card.json'} as metrics.{args.record}")
+    return 0
+
+
+def run_guide(args) -> int:
+    import json
+
+    from .fit_guidance import choose_guidance, write_objects
+    from .io import write_atomically
+
+    recogniser = write_objects(args.model, args.data, args.cache)
+    print(f"wrote {args.model / 'objects.npz'}: the ImageNet classifier and {len(recogniser.concepts)} concept probes")
+    chosen = choose_guidance(args.model, args.data, args.cache)
+    guidance = chosen["guidance"]
+    print(f"chosen on dev: tag threshold {guidance['tag_threshold']}, person threshold {guidance['person_threshold']}, "
+          f"confidence calibration ECE {chosen['reliability']['ece']:.3f} (cross-validated)")
+    if args.out:
+        write_atomically(args.out, json.dumps(chosen, indent=2).encode())
+        print(f"wrote {args.out}")
     return 0
 
 

@@ -102,6 +102,7 @@ def greedy_decode(stepper: Stepper, features: np.ndarray, max_length: int) -> li
 
 def beam_search(
     stepper: Stepper, features: np.ndarray, max_length: int, beam_size: int = 3, length_penalty: float = 0.0,
+    banned: np.ndarray | None = None, required: np.ndarray | None = None,
 ) -> list[list[Candidate]]:
     """The ``beam_size`` best captions of every image, best first.
 
@@ -109,43 +110,80 @@ def beam_search(
     Captions have at least one word. A beam that has said ``<end>`` is kept, frozen, until every beam of every image has ended or
     ``max_length`` (which counts ``<start>`` and ``<end>``) is reached; captions cut off at the limit
     are returned as they are.
+
+    ``banned`` (images x vocabulary, boolean) rules words out of each image's captions. ``required`` (the
+    same shape) asks for captions that say at least one of the image's marked words: constrained beam search
+    (Anderson et al., EMNLP 2017) with one disjunctive constraint, which keeps a second bank of beams that
+    have said one. Its candidates are that bank's; an image whose bank never finished a caption gets the
+    unconstrained bank's instead.
     """
     images, beams = len(features), beam_size
-    state = stepper.reorder(stepper.start(features), np.repeat(np.arange(images), beams))
-    words = np.full(images * beams, START_ID, dtype=np.int64)
+    banks = 1 if required is None else 2
+    per_image = banks * beams
+    state = stepper.reorder(stepper.start(features), np.repeat(np.arange(images), per_image))
+    words = np.full(images * per_image, START_ID, dtype=np.int64)
     # Only the first beam of each image is live at the start, so the first step does not pick the
     # same word K times.
-    scores = np.tile(np.r_[0.0, np.full(beams - 1, -np.inf)], images)
-    history = np.zeros((images * beams, 0), dtype=np.int64)
-    finished = np.zeros(images * beams, dtype=bool)
+    scores = np.tile(np.r_[0.0, np.full(per_image - 1, -np.inf)], images)
+    history = np.zeros((images * per_image, 0), dtype=np.int64)
+    finished = np.zeros(images * per_image, dtype=bool)
+    row_banned = None if banned is None else np.repeat(banned, per_image, axis=0)
     for step in range(max_length - 1):
         log_probs, state = stepper.step(state, words)
         log_probs[:, list(BANNED_IDS)] = -np.inf
+        if row_banned is not None:
+            log_probs[row_banned] = -np.inf
         if step == 0:
             log_probs[:, END_ID] = -np.inf  # a caption has at least one word
         # A finished beam may only "continue" with padding, at no cost, so it keeps its score.
         log_probs[finished] = -np.inf
         log_probs[finished, PAD_ID] = 0.0
         vocab = log_probs.shape[1]
-        total = (scores[:, None] + log_probs).reshape(images, beams * vocab)
-        best = top_k(total, beams)
-        rows = (np.arange(images)[:, None] * beams + best // vocab).ravel()
+        total = (scores[:, None] + log_probs).reshape(images, per_image, vocab)
+        # Each bank's picks, with their scores as that bank counts them (-inf where a pick cannot enter it).
+        banked = [candidates.reshape(images, per_image * vocab) for candidates in _bank_candidates(total, required, beams)]
+        picks = [top_k(candidates, beams) for candidates in banked]
+        best = np.concatenate(picks, axis=1)  # (images, banks * beams): bank 0's picks, then bank 1's
+        scores = np.concatenate([np.take_along_axis(c, p, axis=1) for c, p in zip(banked, picks)], axis=1).ravel()
+        rows = (np.arange(images)[:, None] * per_image + best // vocab).ravel()
         words = (best % vocab).ravel()
-        scores = total[np.arange(images)[:, None], best].ravel()
         history = np.concatenate([history[rows], words[:, None]], axis=1)
         finished = finished[rows] | (words == END_ID)
         state = stepper.reorder(state, rows)
         if finished.all():
             break
-    results = []
-    for image in range(images):
+    return [_candidates(image, history, scores, banks, beams, length_penalty) for image in range(images)]
+
+
+def _bank_candidates(total: np.ndarray, required: np.ndarray | None, beams: int) -> list[np.ndarray]:
+    """For each bank, every (row, word) extension's score, -inf where it does not lead into that bank.
+
+    ``total`` is (images, banks * beams, vocabulary). Bank 0 holds captions without a required word: it takes
+    its own rows' extensions by other words. Bank 1 takes bank 0's extensions by a required word and all of
+    its own rows' extensions.
+    """
+    if required is None:
+        return [total]
+    unconstrained, constrained = total[:, :beams], total[:, beams:]
+    marked = required[:, None, :]
+    into_bank_0 = np.concatenate([np.where(marked, -np.inf, unconstrained), np.full_like(constrained, -np.inf)], 1)
+    into_bank_1 = np.concatenate([np.where(marked, unconstrained, -np.inf), constrained], axis=1)
+    return [into_bank_0, into_bank_1]
+
+
+def _candidates(image: int, history: np.ndarray, scores: np.ndarray, banks: int, beams: int,
+                length_penalty: float) -> list[Candidate]:
+    """One image's finished captions, best first: from its last bank that has any."""
+    start = image * banks * beams
+    for bank in reversed(range(banks)):
         candidates = []
-        for row in range(image * beams, (image + 1) * beams):
+        for row in range(start + bank * beams, start + (bank + 1) * beams):
             if np.isfinite(scores[row]):
                 ids = [int(w) for w in history[row] if w not in (END_ID, PAD_ID)]
                 candidates.append(Candidate(ids, float(scores[row])))
-        results.append(sorted(candidates, key=lambda c: -c.score(length_penalty)))
-    return results
+        if candidates:
+            return sorted(candidates, key=lambda c: -c.score(length_penalty))
+    return []
 
 
 def top_k(values: np.ndarray, k: int) -> np.ndarray:

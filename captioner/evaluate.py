@@ -16,12 +16,15 @@ from typing import Sequence
 import numpy as np
 
 from . import CaptionerError
+from .concepts import OBJECT_GROUPS, objects_named
 from .data import load_captions
 from .features import extract_features
 from .pipeline import split_images
 from .serving import Captioner
 from .text import clean_caption
 
+# Concepts reported per split: those its references name on at least this many photos.
+CONCEPT_MIN_PHOTOS = 5
 METRICS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
 
 
@@ -71,11 +74,16 @@ def evaluate_model(
     samples: int = 10,
     meteor: bool = True,
     captioner: Captioner | None = None,
+    guided: bool = True,
 ) -> dict:
     """Caption every image of a split with a trained model and score the captions.
 
-    Beam width and length penalty default to those the model card records.
+    Beam width and length penalty default to those the model card records; captions are guided
+    (:mod:`captioner.guide`) where the model folder has an object recogniser, unless ``guided`` is False.
+    Besides the coco-caption scores: invented people, CHAIR and each concept's F1 (:mod:`captioner.fit_guidance`).
     """
+    from .fit_guidance import chair, concept_f1, people_figures
+
     if beam_size is not None and beam_size < 1:
         raise CaptionerError(f"beam width must be at least 1, got {beam_size}")
     captioner = captioner or Captioner(model_dir)
@@ -85,13 +93,23 @@ def evaluate_model(
     features = extract_features(captioner.encoder, {n: data.image_path(n) for n in names}, cache_dir, progress=False)
     names = [n for n in names if n in features]
     started = time.perf_counter()
-    results = captioner.caption_features(np.stack([features[n] for n in names]), beam_size, length_penalty)
+    results = captioner.describe_features(np.stack([features[n] for n in names]), names, beam_size, length_penalty,
+                                          guided=guided)
     seconds = time.perf_counter() - started
-    captions = {name: candidates[0][0] for name, candidates in zip(names, results)}
-    scores = score_captions(captions, {n: data.captions[n] for n in names}, meteor=meteor)
+    captions = {result.source: result.caption for result in results}
+    references = [data.captions[n] for n in names]
+    named = [set().union(*(objects_named(clean_caption(r)) for r in refs)) for refs in references]
+    scores = score_captions(captions, dict(zip(names, references)), meteor=meteor)
+    listed = [captions[n] for n in names]
     return {
         **{k: round(scores[k], 4) for k in METRICS if k in scores},
         "distinct_captions": round(len(set(captions.values())) / len(captions), 4),
+        "guided": guided and captioner.guide is not None,
+        "people": people_figures(listed, references),
+        **chair(listed, named),
+        "concepts": {c: concept_f1(listed, named, c) for c in OBJECT_GROUPS if c != "person"
+                     and sum(c in n for n in named) >= CONCEPT_MIN_PHOTOS},
+        "unsure": round(float(np.mean([bool(r.guidance and r.guidance.unsure) for r in results])), 4),
         "images": len(names),
         "split": split,
         "beam": beam_size,
@@ -141,4 +159,9 @@ def format_scores(result: dict) -> str:
               "rouge_l": "ROUGE-L", "cider": "CIDEr"}
     parts = [f"{labels[k]} {result[k]:.3f}" for k in METRICS if k in result]
     parts.append(f"distinct {result['distinct_captions']:.0%}")
+    if "people" in result:
+        people = result["people"]
+        parts.append(f"invented people {people['invented_person']:.1%} of {people['no_person_photos']}, people still "
+                     f"named {people['person_still_named']:.1%}  CHAIR-i {result['chair_i']:.3f} CHAIR-s "
+                     f"{result['chair_s']:.3f}")
     return "  ".join(parts)

@@ -2,8 +2,9 @@
 
 Every photo goes through :func:`load_rgb`: the format is sniffed from the bytes (never the file name),
 EXIF orientation is applied, grey/palette/alpha/CMYK/16-bit modes become 8-bit RGB (transparency is
-laid on white), and the photo is squashed to the encoder's square input. Squashing, not cropping,
-matches how the Flickr8k copy in ``../shared`` was made, so training and serving see the same geometry.
+laid on white), and the photo is made what the decoder was trained on: a Flickr8k copy in ``../shared``
+(squashed to 224x224, JPEG), then resized to the encoder's square input. Squashing, not cropping, keeps
+the copies' geometry, and the copy's own filter and compression keep their look (:func:`as_training_copy`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ SUPPORTED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"}
 # 40 megapixels covers any camera photo; a decompression bomb claims far more in a few bytes.
 MAX_PIXELS = 40_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# How the Flickr8k copies the decoder was trained on were made: squashed to 224x224 with Pillow's Hamming
+# filter and saved as JPEG at quality 95 (their quantisation tables are libjpeg's at 95; of Pillow's filters
+# Hamming came closest to them, 2.2 grey levels per pixel on the 16 full-size photos in ../shared/photos).
+TRAINING_COPY_SIDE = 224
+TRAINING_COPY_QUALITY = 95
 # Modes whose pixel values Image.reduce can average as they are.
 REDUCIBLE_MODES = {"L", "LA", "La", "RGB", "RGBA", "RGBa", "CMYK", "YCbCr", "I", "F"}
 # How each supported format begins, to tell "corrupt PNG" from "not an image at all".
@@ -55,20 +61,40 @@ def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixel
     """
     image = open_image(source, max_pixels)
     width, height = size[1], size[0]
+    # A photo for the encoder is first made a training copy, so that is the size it must keep detail for.
+    needed = (width, height) if keep_aspect else (TRAINING_COPY_SIDE,) * 2
     try:
         if image.format == "JPEG":
             # Let libjpeg decode at a reduced scale when the photo is much larger than needed.
-            image.draft("RGB", (width, height))
+            image.draft("RGB", needed)
         sixteen_bit = image.mode.startswith("I;16")
         ImageOps.exif_transpose(image, in_place=True)
-        image = to_rgb(shrink_far_larger(image, max(width, height)), sixteen_bit)
+        image = to_rgb(shrink_far_larger(image, max(needed)), sixteen_bit)
         if keep_aspect:
             scale = min(width / image.width, height / image.height)
             width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
+        else:
+            image = as_training_copy(image)
         image = image.resize((width, height), Image.BILINEAR)
         return np.asarray(image, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise ImageError(f"the image data is corrupt or truncated ({_reason(error)})") from None
+
+
+def as_training_copy(image: Image.Image) -> Image.Image:
+    """An RGB photo as the Flickr8k copies were made: squashed to 224x224 (Hamming), JPEG at quality 95.
+
+    Serving a full-size photo straight at the encoder's size gave other features than its 224-pixel copy
+    (relative distance 0.38 on the 16 full-size photos in ../shared/photos; the same caption for 9 of them);
+    made a copy first, 0.10 and 13 of 16 (``scripts/skew_experiment.py``). A photo that already is 224x224,
+    as every training photo is, is left as it is, so training features do not change.
+    """
+    side = TRAINING_COPY_SIDE
+    if image.size == (side, side):
+        return image
+    buffer = io.BytesIO()
+    image.resize((side, side), Image.HAMMING).save(buffer, "JPEG", quality=TRAINING_COPY_QUALITY)
+    return Image.open(buffer).convert("RGB")
 
 
 def load_in_batches(

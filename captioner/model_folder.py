@@ -8,6 +8,7 @@ networks (:mod:`captioner.model`) and then the card here. The files::
     caption_model.weights.h5        the first (or only) decoder's weights; caption_model_2... for an ensemble
     vocab.json                      the vocabulary, in index order
     encoder.onnx                    the image encoder for serving (:mod:`captioner.export`)
+    objects.npz                     the encoder's ImageNet classifier and the concept probes (:mod:`captioner.objects`)
     model_card.json                 what the model is, how it was trained and scored, and every file's SHA-256
 """
 
@@ -28,6 +29,7 @@ WEIGHTS_FILE = "caption_model.weights.h5"  # the first (or only) decoder; an ens
 VOCAB_FILE = "vocab.json"
 CARD_FILE = "model_card.json"
 ONNX_ENCODER_FILE = "encoder.onnx"
+OBJECTS_FILE = "objects.npz"
 
 
 def member_weights_file(member: int) -> str:

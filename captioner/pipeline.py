@@ -45,6 +45,7 @@ from .model import (
     write_card,
 )
 from .serving import Captioner  # noqa: F401  (re-exported: the notebook and CLI caption through it)
+from .concepts import OBJECT_GROUPS, objects_named
 from .text import Vocabulary, clean_caption
 
 
@@ -82,6 +83,17 @@ class TrainingRun:
     dev_images: list[str] = field(repr=False)
 
 
+def without_concepts(images: list[str], captions: dict[str, list[str]], concepts: Sequence[str]) -> list[str]:
+    """The images none of whose captions names any of ``concepts`` (groups of :mod:`captioner.concepts`)."""
+    unknown = set(concepts) - set(OBJECT_GROUPS)
+    if unknown:
+        raise CaptionerError(f"unknown concept(s) {', '.join(sorted(unknown))} (choose from: {', '.join(OBJECT_GROUPS)})")
+    if not concepts:
+        return images
+    held = set(concepts)
+    return [n for n in images if not any(objects_named(clean_caption(c)) & held for c in captions[n])]
+
+
 def student_config(train_config: TrainConfig, teacher_weight: float, epochs: int | None = None) -> TrainConfig:
     """The teachers' recipe for a student that learns ``teacher_weight`` of its target from them.
 
@@ -104,6 +116,7 @@ def train_captioner(
     seeds: Sequence[int] | None = None,
     student: TrainConfig | None = None,
     decoding: dict | None = None,
+    hold_out: Sequence[str] = (),
     cache_dir: Path | None = None,
     verbose: int = 1,
 ) -> TrainingRun:
@@ -112,7 +125,8 @@ def train_captioner(
     ``seeds`` trains one decoder per seed (default: ``train_config.seed`` alone) and saves them as an
     ensemble; with ``student`` (its ``teacher_weight`` above 0), they teach one decoder trained with those
     settings, which is saved instead. ``decoding`` (``beam``, ``length_penalty``) is recorded as the
-    model's default search.
+    model's default search. ``hold_out`` names concepts (:data:`captioner.concepts.OBJECT_GROUPS`) the decoder
+    must never see: every train and dev photo whose captions name one is left out (the novel-object protocol).
     """
     seeds = list(seeds) if seeds is not None else [train_config.seed]
     if not seeds or len(set(seeds)) != len(seeds):
@@ -121,8 +135,9 @@ def train_captioner(
         raise CaptionerError(f"a student's teacher weight must be in (0, 1], got {student.teacher_weight}")
     spec = get_encoder_spec(encoder_name)
     data = load_captions(data_root)
-    train_images = split_images(data, "train", limit)
-    dev_images = split_images(data, "dev", dev_limit if dev_limit is not None else _dev_share(limit))
+    train_images = without_concepts(split_images(data, "train", limit), data.captions, hold_out)
+    dev_images = without_concepts(split_images(data, "dev", dev_limit if dev_limit is not None else _dev_share(limit)),
+                                  data.captions, hold_out)
     tokenized = tokenize(data.captions)
     vocab = Vocabulary.build((c for name in train_images for c in tokenized[name]), min_count=min_count)
     if verbose:
@@ -163,6 +178,7 @@ def train_captioner(
             "train_images": len(train_images),
             "train_captions": len(train.token_ids),
             "dev_images": len(dev_images),
+            **({"held_out_concepts": sorted(hold_out)} if hold_out else {}),
         },
         histories=histories,
         seeds=seeds,

@@ -17,12 +17,16 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import CaptionerError
-from .decode import beam_search, caption_text
+from .decode import Candidate, beam_search, caption_text
 from .encoders import EncoderSpec, get_encoder_spec, load_encoder
 from .explain import DEFAULT_GRID, explain
+from .guide import Guidance, GuidedCaption, Guide
 from .images import MAX_PIXELS, load_in_batches, load_rgb
-from .model_folder import ONNX_ENCODER_FILE, VOCAB_FILE, decoder_weight_files, decoding_defaults, load_card
+from .model_folder import (
+    OBJECTS_FILE, ONNX_ENCODER_FILE, VOCAB_FILE, decoder_weight_files, decoding_defaults, load_card,
+)
 from .numpy_decoder import NumpyMergeDecoder
+from .objects import ObjectRecogniser
 from .text import Vocabulary
 
 
@@ -59,13 +63,56 @@ class OnnxEncoder:
 
 @dataclass
 class CaptionResult:
+    """One photo's answer: the runtime's single result type (the API, the page, alt text and evaluation read it)."""
+
     source: str
     candidates: list[tuple[str, float]] = field(default_factory=list)  # (caption, log-probability), best first
     error: str | None = None
+    guidance: GuidedCaption | None = None  # None for a model folder without objects.npz
 
     @property
     def caption(self) -> str | None:
         return self.candidates[0][0] if self.candidates else None
+
+    @property
+    def confidence(self) -> float | None:
+        return None if self.guidance is None else self.guidance.confidence
+
+    @property
+    def alt_text(self) -> str | None:
+        """The caption as a sentence for a reader; where the model is unsure, it says so plainly."""
+        if self.caption is None:
+            return None
+        sentence = self.caption[0].upper() + self.caption[1:]
+        if self.guidance is None or not self.guidance.unsure:
+            return sentence + "."
+        tag = self.guidance.tag
+        if tag is not None:  # what the classifier is sure of, rather than a fluent sentence that may be wrong
+            return f"Probably {_article(tag.word)} {tag.word}."
+        return f"The caption may be wrong: {self.caption}."
+
+    def as_dict(self) -> dict:
+        """The JSON the API answers with (without timing)."""
+        result = {
+            "caption": self.caption,
+            "alt_text": self.alt_text,
+            "candidates": [{"caption": text, "log_prob": round(log_prob, 4)} for text, log_prob in self.candidates],
+        }
+        if self.guidance is not None:
+            guidance = self.guidance
+            result.update({
+                "confidence": round(guidance.confidence, 3),
+                "unsure": guidance.unsure,
+                "objects": [o.as_dict() for o in guidance.objects],
+                "named": None if guidance.tag is None else guidance.tag.word,
+                "guided": guidance.guided,
+                "person_probability": round(guidance.person_probability, 3),
+            })
+        return result
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 class Captioner:
@@ -88,6 +135,10 @@ class Captioner:
         if encoder is None and (folder / ONNX_ENCODER_FILE).is_file():
             encoder = OnnxEncoder(folder / ONNX_ENCODER_FILE, get_encoder_spec(self.encoder_name), encoder_threads)
         self.encoder = encoder or load_encoder(folder, self.encoder_name)
+        self.guide = None
+        if (folder / OBJECTS_FILE).is_file():
+            recogniser = ObjectRecogniser.from_file(folder / OBJECTS_FILE)
+            self.guide = Guide(self.vocab, recogniser, Guidance.from_card(self.card.get("guidance")))
         self._check_shapes(folder)
         self._photos_at_once = threading.BoundedSemaphore(PHOTOS_AT_ONCE)
 
@@ -99,6 +150,9 @@ class Captioner:
             "the decoder's output words vs its input words": (decoder.output_kernel.shape[2], decoder.vocab_size),
             "the encoder's feature size vs the decoder's": (self.encoder.spec.feature_size, decoder.feature_size),
         }
+        if self.guide is not None:
+            expected["the object recogniser's feature size vs the decoder's"] = (
+                self.guide.recogniser.classifier_kernel.shape[0], decoder.feature_size)
         for what, (a, b) in expected.items():
             if a != b:
                 raise CaptionerError(f"the model in {folder} does not fit together: {what}: {a} != {b}")
@@ -120,6 +174,47 @@ class Captioner:
         results = beam_search(self.decoder, features, self.vocab.max_length, beam_size, length_penalty)
         return [[(caption_text(c.ids, self.vocab), c.log_prob) for c in candidates] for candidates in results]
 
+    def describe_features(self, features: np.ndarray, sources: list[str], beam_size: int | None = None,
+                          length_penalty: float | None = None, guided: bool = True) -> list[CaptionResult]:
+        """Each photo's :class:`CaptionResult`; with a recogniser (and ``guided``), by :mod:`captioner.guide`'s
+        rules: person words banned where no person is likely, the confident tag named, a confidence."""
+        if self.guide is None or not guided:
+            return [CaptionResult(s, c) for s, c in zip(sources, self.caption_features(features, beam_size, length_penalty))]
+        guide = self.guide
+        beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
+        search = (self.decoder, features, self.vocab.max_length, beam_size, length_penalty)
+        people = guide.person_probability(features)
+        banned = guide.banned(people)
+        results = beam_search(*search, banned=banned)
+        objects = guide.objects(features)
+        tags = [guide.tag(o) for o in objects]
+        # Only photos whose plain caption misses their tag pay for the constrained search (twice the beams).
+        missing = [i for i, (tag, found) in enumerate(zip(tags, results))
+                   if tag is not None and found and not guide.names(found[0].ids, tag)]
+        if missing:
+            required = np.zeros((len(missing), len(self.vocab)), bool)
+            for row, i in enumerate(missing):
+                required[row, list(tags[i].say)] = True
+            rows = np.array(missing)
+            guided_results = beam_search(self.decoder, features[rows], self.vocab.max_length, beam_size,
+                                         length_penalty, banned=banned[rows], required=required)
+            for i, found in zip(missing, guided_results):
+                results[i] = found
+        described = []
+        for i, (source, candidates) in enumerate(zip(sources, results)):
+            tag, guided_here = tags[i], i in missing
+            if tag is not None and candidates and not guide.names(candidates[0].ids, tag):
+                tag = None  # the search could not say it either
+            best = candidates[0] if candidates else Candidate([], 0.0)
+            inputs = guide.confidence_inputs(best.log_prob / (len(best.ids) + 1),
+                                             tag.probability if tag else 0.0, guided_here, float(people[i]))
+            confidence = guide.confidence(inputs)
+            guidance = GuidedCaption(objects[i], tag, guided_here, float(people[i]), confidence,
+                                     confidence < guide.guidance.confidence_threshold)
+            texts = [(" ".join(guide.words(c.ids, tag)), c.log_prob) for c in candidates]
+            described.append(CaptionResult(source, texts, guidance=guidance))
+        return described
+
     def search_settings(self, beam_size: int | None, length_penalty: float | None) -> tuple[int, float]:
         """The given beam width and length penalty, or the model's defaults for those not given."""
         beam_size = self.decoding["beam"] if beam_size is None else beam_size
@@ -135,12 +230,11 @@ class Captioner:
             decoded = time.perf_counter()
             features = self.encoder.encode(pixels[None])
             encoded = time.perf_counter()
-            candidates = self.caption_features(features, beam_size, length_penalty)[0]
+            result = self.describe_features(features, ["<bytes>"], beam_size, length_penalty)[0]
             done = time.perf_counter()
         milliseconds = lambda a, b: round((b - a) * 1000, 1)  # noqa: E731
         return {
-            "caption": candidates[0][0],
-            "candidates": [{"caption": text, "log_prob": round(log_prob, 4)} for text, log_prob in candidates],
+            **result.as_dict(),
             "timing_ms": {
                 "decode_image": milliseconds(started, decoded),
                 "encode": milliseconds(decoded, encoded),
@@ -180,8 +274,9 @@ class Captioner:
         for good, pixels, errors in load_in_batches(sources, size, batch_size):
             results = {i: CaptionResult(_label(sources[i]), error=error) for i, error in errors.items()}
             if good:
-                candidates = self.caption_features(self.encoder.encode(pixels), beam_size)
-                results.update({i: CaptionResult(_label(sources[i]), c) for i, c in zip(good, candidates)})
+                described = self.describe_features(self.encoder.encode(pixels), [_label(sources[i]) for i in good],
+                                                   beam_size)
+                results.update(zip(good, described))
             yield from (results[i] for i in sorted(results))  # the batch, in the order given
 
 

@@ -12,6 +12,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const result = document.getElementById("result");
   const preview = document.getElementById("preview");
   const caption = document.getElementById("caption");
+  const unsure = document.getElementById("unsure");
+  const altText = document.getElementById("alt-text");
+  const confidence = document.getElementById("confidence");
+  const objects = document.getElementById("objects");
   const candidates = document.getElementById("candidates");
   const timing = document.getElementById("timing");
   const copy = document.getElementById("copy");
@@ -42,6 +46,9 @@ document.addEventListener("DOMContentLoaded", () => {
       showPreview(input.files[0]);
       result.hidden = false;
       caption.textContent = "";
+      unsure.hidden = true;
+      confidence.textContent = "";
+      objects.textContent = "";
       candidates.replaceChildren();
       timing.textContent = "";
       hideExplanation();
@@ -82,7 +89,16 @@ document.addEventListener("DOMContentLoaded", () => {
         return;
       }
       caption.textContent = data.caption;
-      preview.alt = `Your photo: ${data.caption}`;
+      preview.alt = `Your photo: ${data.alt_text}`;
+      altText.textContent = data.alt_text;
+      unsure.hidden = !data.unsure;
+      confidence.textContent = data.confidence === undefined ? ""
+        : `Confidence ${Math.round(data.confidence * 100)}% that the caption names the right things.`;
+      const seen = (data.objects || []).filter((o) => o.probability >= 0.1);
+      objects.textContent = seen.length
+        ? `Recognised: ${seen.map((o) => `${o.word} (${Math.round(o.probability * 100)}%)`).join(", ")}` : "";
+      // Whole-sentence probabilities read as "0.3% sure"; their share among the candidates does not.
+      const total = data.candidates.reduce((sum, c) => sum + Math.exp(c.log_prob), 0);
       candidates.replaceChildren(...data.candidates.map((c) => {
         const item = document.createElement("li");
         const text = document.createElement("span");
@@ -90,7 +106,7 @@ document.addEventListener("DOMContentLoaded", () => {
         text.textContent = c.caption;
         const probability = document.createElement("span");
         probability.className = "probability";
-        probability.textContent = `${(Math.exp(c.log_prob) * 100).toFixed(1)}%`;
+        probability.textContent = `${Math.round((Math.exp(c.log_prob) / total) * 100)}%`;
         item.append(text, " ", probability);
         return item;
       }));
@@ -157,9 +173,8 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   copy.addEventListener("click", async () => {
-    const text = caption.textContent.trim();
-    if (!text) return;
-    const alt = text.charAt(0).toUpperCase() + text.slice(1) + ".";
+    const alt = altText.textContent.trim();
+    if (!alt) return;
     try {
       await navigator.clipboard.writeText(alt);
       copied.textContent = "Copied.";

@@ -124,7 +124,7 @@ def test_a_file_from_elsewhere_is_refused_not_overwritten(trained_colour_model, 
     out = tmp_path / "notes.csv"
     out.write_text("name,phone\nalice,123\n")
     result = run_caption("-r", library, "--out", out, model=model_dir)
-    assert result.returncode == 1 and "not a CSV file this command wrote" in result.stderr
+    assert result.returncode == 1 and "not a CSV file this version wrote" in result.stderr
     assert out.read_text() == "name,phone\nalice,123\n"
 
 

@@ -149,3 +149,57 @@ def test_top_k_picks_what_a_stable_sort_picks_ties_and_infinities_included(k):
     values[rng.random(values.shape) < 0.3] = -np.inf
     expected = np.argsort(-values, axis=1, kind="stable")[:, :k]
     np.testing.assert_array_equal(top_k(values, k), expected)
+
+
+def exhaustive_best_with(table, max_length, length_penalty, must=(), never=()):
+    """exhaustive_best among captions that say one of ``must`` (if any) and none of ``never``."""
+    best, best_score = None, -np.inf
+    for n in range(1, max_length):
+        for words in itertools.product(WORDS, repeat=n):
+            if (must and not set(words) & set(must)) or set(words) & set(never):
+                continue
+            sequence = [START_ID, *words]
+            log_prob = sum(table[a, b] for a, b in zip(sequence, sequence[1:]))
+            if n < max_length - 1:
+                log_prob += table[sequence[-1], END_ID]
+            score = log_prob / (n + 1) ** length_penalty
+            if score > best_score:
+                best, best_score = list(words), score
+    return best
+
+
+def word_masks(images, words, vocab=7):
+    mask = np.zeros((images, vocab), bool)
+    mask[:, list(words)] = True
+    return mask
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_constrained_search_finds_the_best_caption_that_says_a_required_word(seed):
+    """Wide enough to hold every hypothesis, constrained beam search is exact over the captions that say the word."""
+    tables = random_tables(3, seed)
+    required = np.zeros((3, 7), bool)
+    required[0, 4], required[1, 5], required[2, [5, 6]] = True, True, True
+    results = beam_search(MarkovStepper(tables), np.zeros((3, 1)), 4, beam_size=64, length_penalty=1.0,
+                          required=required)
+    for image, must in enumerate([(4,), (5,), (5, 6)]):
+        assert results[image][0].ids == exhaustive_best_with(tables[image], 4, 1.0, must=must)
+        assert all(set(c.ids) & set(must) for c in results[image])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_banned_word_never_appears_and_the_best_caption_without_it_is_found(seed):
+    tables = random_tables(2, seed)
+    results = beam_search(MarkovStepper(tables), np.zeros((2, 1)), 4, beam_size=64, length_penalty=1.0,
+                          banned=word_masks(2, [5]))
+    for image in range(2):
+        assert results[image][0].ids == exhaustive_best_with(tables[image], 4, 1.0, never=(5,))
+        assert all(5 not in c.ids for c in results[image])
+
+
+def test_a_required_word_that_cannot_be_said_falls_back_to_the_plain_captions():
+    tables = random_tables(1, 0)
+    tables[:, :, 6] = -np.inf  # no step can say word 6
+    plain = beam_search(MarkovStepper(tables), np.zeros((1, 1)), 4, beam_size=3)
+    guided = beam_search(MarkovStepper(tables), np.zeros((1, 1)), 4, beam_size=3, required=word_masks(1, [6]))
+    assert [c.ids for c in guided[0]] == [c.ids for c in plain[0]]

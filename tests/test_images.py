@@ -155,8 +155,26 @@ def test_batches_keep_every_photo_in_order_and_name_the_unreadable_ones(batch_si
     for good, pixels, errors in load_in_batches(sources, (4, 4), batch_size):
         assert len(good) == len(pixels) and pixels.shape[1:] == (4, 4, 3)
         for index, photo in zip(good, pixels):
-            assert tuple(photo[0, 0]) == colours[index]
+            # within what the training copy's JPEG (quality 95) changes of a plain colour
+            assert np.abs(photo[0, 0].astype(int) - colours[index]).max() <= 3, (photo[0, 0], colours[index])
         seen_good += good
         seen_errors.update(errors)
     assert seen_good == [0, 2, 3]
     assert sorted(seen_errors) == [1, 4] and all(seen_errors.values())
+
+
+def test_a_full_size_photo_becomes_what_its_training_copy_is(photos, flickr8k_root):
+    """Serving prepares a full-size photo as the Flickr8k copies were made (squashed to 224, JPEG q95), so its
+    pixels at the encoder's size come far closer to its copy's than a straight resize does."""
+    side = (260, 260)
+    for photo in photos[:6]:
+        copy = load_rgb(flickr8k_root / "Images" / photo.name, side).astype(float)
+        straight = np.asarray(Image.open(photo).convert("RGB").resize(side, Image.BILINEAR), dtype=float)
+        served = load_rgb(photo, side).astype(float)
+        assert np.abs(served - copy).mean() < 0.7 * np.abs(straight - copy).mean(), photo.name
+
+
+def test_a_photo_already_the_size_of_a_training_copy_is_not_compressed_again(flickr8k_root):
+    name = sorted((flickr8k_root / "Images").glob("*.jpg"))[0]
+    expected = np.asarray(Image.open(name).convert("RGB").resize((260, 260), Image.BILINEAR))
+    np.testing.assert_array_equal(load_rgb(name, (260, 260)), expected)

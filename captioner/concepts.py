@@ -1,0 +1,87 @@
+"""Which things a caption names: people, and the objects that hallucination and novel-object figures count.
+
+A caption "names a person" when one of its words is in :data:`PERSON_WORDS`; it names an object when one
+of its words is in that object's group of :data:`OBJECT_GROUPS` (synonyms and plurals, as CHAIR groups
+COCO's objects: Rohrbach et al., EMNLP 2018). The groups are Flickr8k's frequent nameable things; the
+held-out-concept experiment and the person-hallucination figures read them.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+IRREGULAR_PLURALS = {
+    "man": "men", "woman": "women", "child": "children", "person": "people", "mouse": "mice", "goose": "geese",
+    "foot": "feet", "tooth": "teeth", "sheep": "sheep", "fish": "fish", "deer": "deer", "bison": "bison",
+}
+
+
+def plural(word: str) -> str:
+    """English plural of a noun, by the common rules (good for the words here, not for every noun)."""
+    last = word.split()[-1]
+    head = word[: len(word) - len(last)]
+    if last in IRREGULAR_PLURALS:
+        return head + IRREGULAR_PLURALS[last]
+    if last.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if last.endswith("y") and last[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def _with_plurals(*words: str) -> frozenset[str]:
+    return frozenset(words) | frozenset(plural(w) for w in words)
+
+
+PERSON_WORDS = _with_plurals(
+    "man", "woman", "person", "boy", "girl", "child", "kid", "baby", "toddler", "lady", "guy", "gentleman",
+    "player", "biker", "cyclist", "bicyclist", "rider", "skier", "surfer", "swimmer", "climber", "snowboarder",
+    "skateboarder", "skater", "rollerblader", "crowd", "family", "couple", "teenager", "teen", "adult", "worker",
+    "dancer", "bride", "groom", "soldier", "officer", "policeman", "cowboy", "mother", "father", "son",
+    "daughter", "brother", "sister", "wrestler", "boxer", "runner", "hiker", "fisherman", "performer",
+    "musician", "singer", "guitarist", "drummer", "athlete", "goalie", "referee", "student", "tourist",
+    "spectator", "audience", "motorcyclist", "jockey", "diver", "kayaker", "someone", "team", "friend",
+    "infant", "youngster", "pedestrian", "male", "female", "human", "individual", "toddler", "surfer", "shopper", "vendor", "artist", "clown", "cheerleader", "batter",
+    "pitcher", "catcher", "football", "group",
+) - {"football", "group", "footballs", "groups", "pitchers"}  # "a group of dogs", "a football": not people
+
+# Flickr8k's frequent nameable things, each with its synonyms and plurals.
+OBJECT_GROUPS: dict[str, frozenset[str]] = {
+    "person": PERSON_WORDS,
+    "dog": _with_plurals("dog", "puppy", "pup", "poodle", "terrier", "retriever", "collie", "dachshund"),
+    "cat": _with_plurals("cat", "kitten", "kitty"),
+    "horse": _with_plurals("horse", "pony", "foal", "stallion", "mare"),
+    "bird": _with_plurals("bird", "duck", "goose", "seagull", "gull", "pigeon", "swan", "chicken", "parrot"),
+    "cow": _with_plurals("cow", "bull", "calf", "cattle", "ox"),
+    "sheep": _with_plurals("sheep", "lamb", "goat"),
+    "bicycle": _with_plurals("bicycle", "bike", "cycle", "tricycle"),
+    "motorcycle": _with_plurals("motorcycle", "motorbike", "moped", "scooter", "dirtbike"),
+    "car": _with_plurals("car", "jeep", "taxi", "vehicle"),
+    "truck": _with_plurals("truck", "van", "tractor"),
+    "bus": _with_plurals("bus"),
+    "train": _with_plurals("train", "subway", "tram"),
+    "boat": _with_plurals("boat", "canoe", "kayak", "raft", "sailboat", "ship", "yacht"),
+    "guitar": _with_plurals("guitar"),
+    "ball": _with_plurals("ball", "football", "basketball", "volleyball", "soccerball"),
+    "frisbee": _with_plurals("frisbee"),
+    "skateboard": _with_plurals("skateboard"),
+    "surfboard": _with_plurals("surfboard"),
+    "snowboard": _with_plurals("snowboard"),
+    "umbrella": _with_plurals("umbrella"),
+    "camera": _with_plurals("camera"),
+    "kite": _with_plurals("kite"),
+    "tent": _with_plurals("tent"),
+    "bench": _with_plurals("bench"),
+    "chair": _with_plurals("chair"),
+    "table": _with_plurals("table"),
+}
+
+
+def names_person(words: Iterable[str]) -> bool:
+    return not PERSON_WORDS.isdisjoint(words)
+
+
+def objects_named(words: Iterable[str]) -> set[str]:
+    """The groups of :data:`OBJECT_GROUPS` whose words occur in ``words``."""
+    words = set(words)
+    return {group for group, members in OBJECT_GROUPS.items() if not members.isdisjoint(words)}

@@ -1,0 +1,170 @@
+"""Guided captions: name what the classifier sees, invent no one, and say when unsure.
+
+The decoder learned its words from 6,000 Flickr8k photos, mostly of people and dogs; the encoder's classifier
+and the concept probes (:mod:`captioner.objects`) know far more. Three rules, each with a threshold chosen on
+the dev split (``scripts/guidance_experiment.py``) and recorded in the model card's ``guidance``:
+
+1. **Tags.** The most probable thing (a concept probe's or an ImageNet word's probability, at least
+   ``tag_threshold``) must be named: when the plain caption does not, constrained beam search (Anderson et
+   al., EMNLP 2017) finds the best caption that does. A word the decoder never learned ("lion") is steered
+   with the nearest word it knows (WordNet's ranking, ``cat``) and swapped back in the text (as DCC transfers
+   a known word's place to a new one: Hendricks et al., CVPR 2016).
+2. **People.** Below ``person_threshold`` of the person probe, person words are banned from the search.
+3. **Confidence.** A logistic model over the caption's per-word log-probability and the tag and person
+   probabilities, fitted on dev to "the caption names nothing the references do not, and something they do",
+   gives ``confidence``; below ``confidence_threshold`` the alt text says the caption may be wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .concepts import OBJECT_GROUPS, PERSON_WORDS, plural
+from .objects import ObjectRecogniser, RecognisedObject, imagenet_words
+from .text import Vocabulary
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """The thresholds and calibration a model card records under ``guidance``."""
+
+    tag_threshold: float = 0.5
+    person_threshold: float = 0.3
+    confidence_threshold: float = 0.5
+    # confidence = sigmoid(w . confidence_inputs + b): (w..., b), fitted on dev
+    calibration: tuple[float, ...] = (4.0, 0.0, 0.0, 0.0, 1.0)
+
+    @classmethod
+    def from_card(cls, entry: dict | None) -> "Guidance":
+        entry = dict(entry or {})
+        entry.pop("chosen_on", None)
+        if "calibration" in entry:
+            entry["calibration"] = tuple(entry["calibration"])
+        return cls(**entry)
+
+    def card(self) -> dict:
+        return {**asdict(self), "calibration": list(self.calibration)}
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A thing to name: the word shown, and the decoder's words that count as naming it."""
+
+    word: str
+    probability: float
+    kind: str
+    say: frozenset[int]  # vocabulary ids: any of them names the tag
+    stand_in: str | None = None  # the known word steered with, when the decoder never learned ``word``
+
+
+class Guide:
+    """Tags, bans and confidence for a model: its vocabulary, recogniser and recorded guidance."""
+
+    def __init__(self, vocab: Vocabulary, recogniser: ObjectRecogniser, guidance: Guidance):
+        self.vocab, self.recogniser, self.guidance = vocab, recogniser, guidance
+        self.person_ids = sorted(vocab.index[w] for w in PERSON_WORDS if w in vocab.index)
+        self.group_of_word = {w: g for g, members in OBJECT_GROUPS.items() if g != "person" for w in members}
+        self.similar = imagenet_words()["similar"]
+
+    # --- what is in the photo ----------------------------------------------------------------------------
+
+    def objects(self, features: np.ndarray, top: int = 5) -> list[list[RecognisedObject]]:
+        """Each photo's most probable things: concept probes' and ImageNet words', one entry per thing."""
+        words = self.recogniser.word_probabilities(features)
+        concepts = self.recogniser.concept_probabilities(features)
+        results = []
+        for word_row, concept_row in zip(words, concepts):
+            best: dict[str, RecognisedObject] = {}
+            for name, p in zip(self.recogniser.concepts, concept_row):
+                best[name] = RecognisedObject(name, float(p), "person" if name == "person" else "concept")
+            for w in np.argsort(-word_row, kind="stable")[: 3 * top]:
+                word = self.recogniser.words[w]
+                thing = self.group_of_word.get(word, word)
+                if thing not in best or best[thing].probability < word_row[w]:
+                    best[thing] = RecognisedObject(word if thing == word else thing, float(word_row[w]),
+                                                   self.recogniser.kinds[w])
+            results.append(sorted(best.values(), key=lambda o: -o.probability)[:top])
+        return results
+
+    def person_probability(self, features: np.ndarray) -> np.ndarray:
+        return self.recogniser.concept_probabilities(features)[:, self.recogniser.concepts.index("person")]
+
+    def banned(self, person_probability: np.ndarray) -> np.ndarray:
+        """(photos, vocabulary): person words banned where a person is unlikely."""
+        mask = np.zeros((len(person_probability), len(self.vocab)), bool)
+        mask[np.ix_(person_probability < self.guidance.person_threshold, self.person_ids)] = True
+        return mask
+
+    def tag(self, objects: list[RecognisedObject]) -> Tag | None:
+        """The photo's most probable thing other than a person, if probable enough and sayable."""
+        for thing in objects:
+            if thing.kind == "person":
+                continue
+            if thing.probability < self.guidance.tag_threshold:
+                return None
+            return self.sayable(thing)
+        return None
+
+    def sayable(self, thing: RecognisedObject) -> Tag | None:
+        """The tag with the vocabulary ids that name it; a stand-in word where the decoder has none."""
+        members = OBJECT_GROUPS.get(thing.word, frozenset()) | {thing.word, plural(thing.word)}
+        say = frozenset(self.vocab.index[w] for w in members if w in self.vocab.index)
+        if say:
+            return Tag(thing.word, thing.probability, thing.kind, say)
+        for other in self.similar.get(thing.word, []):
+            ids = frozenset(self.vocab.index[w] for w in (other, plural(other)) if w in self.vocab.index)
+            if ids:
+                return Tag(thing.word, thing.probability, thing.kind, ids, stand_in=other)
+        return None
+
+    # --- the caption's words ---------------------------------------------------------------------------
+
+    def names(self, ids: list[int], tag: Tag) -> bool:
+        return not tag.say.isdisjoint(ids)
+
+    def words(self, ids: list[int], tag: Tag | None) -> list[str]:
+        """The caption's words, the stand-in swapped for the tag's word and "a"/"an" agreed with it."""
+        words = self.vocab.decode(ids)
+        if tag is None or tag.stand_in is None:
+            return words
+        swap = {tag.stand_in: tag.word, plural(tag.stand_in): plural(tag.word)}
+        words = [swap.get(w, w) for w in words]
+        for i in range(len(words) - 1):
+            if words[i] in ("a", "an") and words[i + 1] in swap.values():
+                words[i] = "an" if words[i + 1][0] in "aeiou" else "a"
+        return words
+
+    # --- how sure ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def confidence_inputs(log_prob_per_word: float, tag_probability: float, guided: bool,
+                          person_probability: float) -> np.ndarray:
+        """What the calibration weighs: the decoder's per-word log-probability, the top tag's probability,
+        whether the search was made to name it, and how decided the person probe is."""
+        return np.array([log_prob_per_word, tag_probability, float(guided), abs(2 * person_probability - 1)])
+
+    def confidence(self, inputs: np.ndarray) -> float:
+        *weights, bias = self.guidance.calibration
+        return float(1 / (1 + np.exp(-(inputs @ np.asarray(weights) + bias))))
+
+
+@dataclass
+class GuidedCaption:
+    """What guidance adds to a caption: the things seen, the tag named (if any), how sure it is."""
+
+    objects: list[RecognisedObject] = field(default_factory=list)
+    tag: Tag | None = None
+    guided: bool = False  # the plain caption did not name the tag; the constrained search made it
+    person_probability: float = 0.0
+    confidence: float = 1.0
+    unsure: bool = False
+
+
+def fit_calibration(inputs: np.ndarray, correct: np.ndarray, l2: float = 1.0) -> tuple[float, ...]:
+    """Logistic regression of ``correct`` on the confidence inputs (rows of :meth:`Guide.confidence_inputs`)."""
+    from .objects import fit_logistic
+
+    weights, bias = fit_logistic(inputs, correct, l2=l2)
+    return (*map(float, weights), float(bias))

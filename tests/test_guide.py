@@ -1,0 +1,103 @@
+"""Guided captions on the shipped model: a recognised thing is named (a word the decoder never learned too),
+no person is invented where the person probe sees none, and an unsure caption says so."""
+
+import numpy as np
+import pytest
+
+from captioner.concepts import PERSON_WORDS, objects_named
+from captioner.data import REPO_ROOT
+from captioner.guide import Guidance
+from captioner.images import load_rgb
+from captioner.objects import imagenet_words
+
+MODEL_DIR = REPO_ROOT / "model"
+# Test-split photos: "A brown dog running over grass ." and "A man wearing a red helmet jumps up while riding a
+# skateboard ."
+DOG_PHOTO, PEOPLE_PHOTO = "2654514044_a70a6e2c21.jpg", "2207244634_1db1a1890b.jpg"
+
+
+@pytest.fixture
+def captioner():
+    from captioner.serving import Captioner
+
+    return Captioner(MODEL_DIR)  # a fresh one per test: tests change its recogniser
+
+
+def features_of(captioner, flickr8k_root, name):
+    side = captioner.encoder.spec.input_size
+    return captioner.encoder.encode(load_rgb(flickr8k_root / "Images" / name, (side, side))[None])
+
+
+def make_certain(captioner, class_index):
+    """The classifier calls every photo this ImageNet class."""
+    captioner.guide.recogniser.classifier_bias[class_index] += 60.0
+
+
+def describe(captioner, features):
+    return captioner.describe_features(features, ["photo"])[0]
+
+
+def test_the_shipped_model_recognises_what_is_in_its_photos(captioner, flickr8k_root):
+    result = describe(captioner, features_of(captioner, flickr8k_root, DOG_PHOTO))
+    assert result.guidance.objects[0].word == "dog" and result.guidance.objects[0].probability > 0.5
+    assert {"dog", "dogs"} & set(result.caption.split())
+
+
+def test_a_thing_the_decoder_never_learned_is_named_through_a_word_it_knows(captioner, flickr8k_root):
+    lion = next(i for i, c in enumerate(imagenet_words()["classes"]) if c["word"] == "lion")
+    assert "lion" not in captioner.vocab.index
+    make_certain(captioner, lion)
+    result = describe(captioner, features_of(captioner, flickr8k_root, DOG_PHOTO))
+    words = result.caption.split()
+    assert "lion" in words or "lions" in words, result.caption
+    assert result.guidance.tag.stand_in in captioner.vocab.index and result.guidance.guided
+    assert result.guidance.objects[0].word == "lion"
+    assert "an lion" not in result.caption
+
+
+@pytest.mark.parametrize("word", ["boat", "guitar", "horse"])
+def test_a_confident_thing_the_decoder_knows_is_named(captioner, flickr8k_root, word):
+    index = next(i for i, c in enumerate(imagenet_words()["classes"]) if c["word"] == word)
+    make_certain(captioner, index)
+    result = describe(captioner, features_of(captioner, flickr8k_root, PEOPLE_PHOTO))
+    assert word in objects_named(result.caption.split()), result.caption
+
+
+def test_no_person_is_named_where_the_person_probe_sees_none(captioner, flickr8k_root):
+    features = features_of(captioner, flickr8k_root, PEOPLE_PHOTO)
+    assert set(describe(captioner, features).caption.split()) & PERSON_WORDS, "the photo shows a man"
+    person = captioner.guide.recogniser.concepts.index("person")
+    captioner.guide.recogniser.concept_bias[person] -= 60.0
+    result = describe(captioner, features)
+    assert not set(result.caption.split()) & PERSON_WORDS, result.caption
+    assert all(not set(text.split()) & PERSON_WORDS for text, _ in result.candidates)
+
+
+def test_below_even_odds_nothing_is_forced(captioner, flickr8k_root):
+    """A classifier that sees nothing in particular leaves the plain search's caption as it is."""
+    captioner.guide.recogniser.classifier_kernel[:] = 0.0
+    captioner.guide.recogniser.classifier_bias[:] = 0.0  # 1/1000 for every class
+    captioner.guide.recogniser.concept_bias[:] = -60.0  # no concept either (person words are then banned)
+    features = features_of(captioner, flickr8k_root, DOG_PHOTO)
+    result = describe(captioner, features)
+    banned = captioner.guide.banned(np.zeros(1))
+    from captioner.decode import beam_search
+
+    plain = beam_search(captioner.decoder, features, captioner.vocab.max_length,
+                        *captioner.search_settings(None, None), banned=banned)[0][0]
+    assert result.caption == " ".join(captioner.vocab.decode(plain.ids)) and result.guidance.tag is None
+
+
+def test_an_unsure_caption_says_so_in_its_alt_text(captioner, flickr8k_root):
+    features = features_of(captioner, flickr8k_root, DOG_PHOTO)
+    sure = describe(captioner, features)
+    assert sure.alt_text == sure.caption[0].upper() + sure.caption[1:] + "."
+    assert 0.0 <= sure.confidence <= 1.0
+    captioner.guide.guidance = Guidance(**{**captioner.guide.guidance.card(), "calibration": (0, 0, 0, 0, -10.0)})
+    unsure = describe(captioner, features)
+    assert unsure.confidence < 0.01 and unsure.guidance.unsure
+    assert unsure.alt_text == "Probably a dog.", unsure.alt_text
+    captioner.guide.recogniser.classifier_kernel[:] = 0.0  # every ImageNet class equally likely (dog: 118/1000)...
+    captioner.guide.recogniser.concept_bias[:] = -60.0  # ...and no concept: nothing to be probably
+    nothing = describe(captioner, features)
+    assert nothing.alt_text == f"The caption may be wrong: {nothing.caption}."
