@@ -85,7 +85,7 @@ def test_browser_uploads_a_photo_and_reads_the_caption(browser, dev_server, phot
     assert len(caption.split()) >= 2
     assert page.locator("#candidates li").count() == 3
     assert page.locator("#copy").is_visible()
-    assert page.get_attribute("#preview", "alt") == f"Your photo: {caption}"
+    assert page.get_attribute("#preview", "alt") == f"Your photo: {caption[0].upper() + caption[1:]}."  # its alt text
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser-caption.png"), full_page=True)
     print(f"screenshot: {ARTIFACTS / 'browser-caption.png'}")
