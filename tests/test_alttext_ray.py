@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,8 @@ CLI = [sys.executable, "-m", "captioner", "caption", "--beam", "1"]
 # machine's network address (tests here may reach nothing else). No usage statistics sent anywhere.
 LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
             "RAY_AUTH_MODE": "token"}  # `ray start` turns on token authentication; its clients send the token
+# A fresh machine has no ~/.ray/auth_token: the cluster and its clients share a token made for this run.
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 os.environ.update(LOOPBACK)  # this process lists the cluster's actors (set before Ray is imported)
 pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt (make test installs it)")
 
