@@ -112,44 +112,49 @@ def caption_correct(caption: str, named: set[str]) -> bool:
 
 
 def decode_with(captioner: Captioner, data: SplitData, guidance: Guidance) -> list[CaptionResult]:
-    captioner.guide.guidance = guidance
-    return captioner.describe_features(data.features, data.names)
+    return captioner.describe_features(data.features, data.names, guidance=guidance)
+
+
+def per_photo(choose: Sequence[bool], when_true: Sequence, when_false: Sequence) -> list:
+    return [a if c else b for c, a, b in zip(choose, when_true, when_false)]
 
 
 def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, cache_dir: Path | None = None,
-                    record: bool = True) -> dict:
-    """Choose the thresholds on dev, fit the calibration there, and record them as the card's ``guidance``."""
+                    record: bool = True, limit: int | None = None) -> dict:
+    """Choose the thresholds on dev, fit the calibration there, and record them as the card's ``guidance``.
+
+    Bans and tags act photo by photo, so three decodings of dev give every threshold's captions: plain, with
+    person words banned everywhere, and guided at the lowest tag threshold with the chosen person threshold.
+    """
     from .evaluate import score_captions
 
     captioner = Captioner(model_dir)
-    dev = split_data(captioner, load_captions(data_root), "dev", cache_dir)
+    dev = split_data(captioner, load_captions(data_root), "dev", cache_dir, limit)
     references = [dev.references[n] for n in dev.names]
     named = dev.named
-    never = Guidance(tag_threshold=2.0, person_threshold=0.0)  # no tag is that probable; nothing is banned
-    plain = [r.caption for r in decode_with(captioner, dev, never)]
+    plain = decode_with(captioner, dev, Guidance(tag_threshold=2.0, person_threshold=0.0))  # no tag, no ban
+    banned_everywhere = decode_with(captioner, dev, Guidance(tag_threshold=2.0, person_threshold=2.0))
     people = captioner.guide.person_probability(dev.features)
 
-    # Banning is per photo, so two decodings give every threshold's captions.
-    banned_everywhere = [r.caption for r in decode_with(captioner, dev, Guidance(tag_threshold=2.0,
-                                                                               person_threshold=2.0))]
     person_rows = []
     for threshold in np.round(np.arange(0.05, 0.95, 0.05), 2):
-        captions = [b if p < threshold else a for a, b, p in zip(plain, banned_everywhere, people)]
+        captions = [r.caption for r in per_photo(people < threshold, banned_everywhere, plain)]
         person_rows.append({"person_threshold": float(threshold), **people_figures(captions, references)})
     allowed = [r for r in person_rows if r["person_still_named"] >= PEOPLE_STILL_NAMED]
     person_threshold = max(allowed, key=lambda r: r["person_threshold"])["person_threshold"] if allowed else 0.0
 
-    # Tags: guided captions for every photo whose top tag is at least the lowest threshold tried.
+    # Tags: guided captions for every photo whose top tag is at least the lowest threshold tried; a photo
+    # below a higher threshold gets its unguided caption (with the chosen ban) instead.
     lowest = LOWEST_TAG_THRESHOLD
     everywhere = decode_with(captioner, dev, Guidance(tag_threshold=lowest, person_threshold=person_threshold))
-    banned_only = decode_with(captioner, dev, Guidance(tag_threshold=2.0, person_threshold=person_threshold))
-    tag_probability = [max((o.probability for o in r.guidance.objects if o.kind != "person"), default=0.0)
-                       for r in everywhere]
-    unguided = [r.caption for r in banned_only]
-    base = {**score_captions(dict(zip(dev.names, unguided)), dev.references, meteor=False), **chair(unguided, named)}
-    tag_rows = []
+    unguided = per_photo(people < person_threshold, banned_everywhere, plain)
+    tag_probability = np.array([max((o.probability for o in r.guidance.objects if o.kind != "person"), default=0.0)
+                                for r in everywhere])
+    base = {**score_captions(dict(zip(dev.names, [r.caption for r in unguided])), dev.references, meteor=False),
+            **chair([r.caption for r in unguided], named)}
+    tag_rows, served_at = [], {}
     for threshold in np.round(np.arange(lowest, 0.95, 0.05), 2):
-        chosen = [g if p >= threshold else b for g, b, p in zip(everywhere, banned_only, tag_probability)]
+        chosen = served_at[float(threshold)] = per_photo(tag_probability >= threshold, everywhere, unguided)
         captions = [r.caption for r in chosen]
         scores = score_captions(dict(zip(dev.names, captions)), dev.references, meteor=False)
         tag_rows.append({"tag_threshold": float(threshold), "cider": round(scores["cider"], 4),
@@ -158,8 +163,7 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
     tag_threshold = max(tag_rows, key=lambda r: (r["cider"], -r["tag_threshold"]))["tag_threshold"]
 
     # Calibration: on dev's captions as served with the chosen thresholds.
-    served = decode_with(captioner, dev, Guidance(tag_threshold=tag_threshold, person_threshold=person_threshold))
-    inputs, correct = calibration_data(captioner, served, named)
+    inputs, correct = calibration_data(served_at[tag_threshold], named)
     calibration = fit_calibration(inputs, correct)
     guidance = Guidance(tag_threshold=tag_threshold, person_threshold=person_threshold, calibration=calibration)
     if record:
@@ -167,20 +171,17 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
         card["guidance"] = {**guidance.card(), "chosen_on": "dev"}
         write_card(model_dir, card)
     return {"guidance": guidance.card(), "person_thresholds": person_rows, "tag_thresholds": tag_rows,
+            "served_dev": dict(zip(dev.names, (r.caption for r in served_at[tag_threshold]))),
             "unguided_dev": {k: round(base[k], 4) for k in ("bleu_4", "cider", "chair_i", "chair_s")},
             "reliability": reliability(cross_validated(inputs, correct), correct)}
 
 
-def calibration_data(captioner: Captioner, served: list[CaptionResult], named: list[set[str]]):
-    guide = captioner.guide
-    rows = []
-    for result in served:
-        g = result.guidance
-        log_prob, words = result.candidates[0][1], len(result.caption.split())
-        rows.append(guide.confidence_inputs(log_prob / (words + 1), g.tag.probability if g.tag else 0.0,
-                                            g.guided, g.person_probability))
+def calibration_data(served: list[CaptionResult], named: list[set[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """What each served caption's confidence weighed, and whether the caption is correct by
+    :func:`caption_correct`."""
+    inputs = np.array([r.guidance.evidence for r in served])
     correct = np.array([caption_correct(r.caption, n) for r, n in zip(served, named)])
-    return np.stack(rows), correct
+    return inputs, correct
 
 
 def cross_validated(inputs: np.ndarray, correct: np.ndarray, folds: int = 5) -> np.ndarray:

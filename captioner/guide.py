@@ -91,18 +91,18 @@ class Guide:
     def person_probability(self, features: np.ndarray) -> np.ndarray:
         return self.recogniser.concept_probabilities(features)[:, self.recogniser.concepts.index("person")]
 
-    def banned(self, person_probability: np.ndarray) -> np.ndarray:
-        """(photos, vocabulary): person words banned where a person is unlikely."""
+    def banned(self, person_probability: np.ndarray, threshold: float) -> np.ndarray:
+        """(photos, vocabulary): person words banned where the person probe is below ``threshold``."""
         mask = np.zeros((len(person_probability), len(self.vocab)), bool)
-        mask[np.ix_(person_probability < self.guidance.person_threshold, self.person_ids)] = True
+        mask[np.ix_(person_probability < threshold, self.person_ids)] = True
         return mask
 
-    def tag(self, objects: list[RecognisedObject]) -> Tag | None:
-        """The photo's most probable thing other than a person, if probable enough and sayable."""
+    def tag(self, objects: list[RecognisedObject], threshold: float) -> Tag | None:
+        """The photo's most probable thing other than a person, if at least ``threshold`` probable and sayable."""
         for thing in objects:
             if thing.kind == "person":
                 continue
-            if thing.probability < self.guidance.tag_threshold:
+            if thing.probability < threshold:
                 return None
             return self.sayable(thing)
         return None
@@ -145,8 +145,9 @@ class Guide:
         whether the search was made to name it, and how decided the person probe is."""
         return np.array([log_prob_per_word, tag_probability, float(guided), abs(2 * person_probability - 1)])
 
-    def confidence(self, inputs: np.ndarray) -> float:
-        *weights, bias = self.guidance.calibration
+    @staticmethod
+    def confidence(inputs: np.ndarray, guidance: Guidance) -> float:
+        *weights, bias = guidance.calibration
         return float(1 / (1 + np.exp(-(inputs @ np.asarray(weights) + bias))))
 
 
@@ -160,6 +161,7 @@ class GuidedCaption:
     person_probability: float = 0.0
     confidence: float = 1.0
     unsure: bool = False
+    evidence: tuple[float, ...] = ()  # what the confidence weighed (Guide.confidence_inputs); calibration refits on it
 
 
 def fit_calibration(inputs: np.ndarray, correct: np.ndarray, l2: float = 1.0) -> tuple[float, ...]:

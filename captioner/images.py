@@ -81,19 +81,24 @@ def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixel
         raise ImageError(f"the image data is corrupt or truncated ({_reason(error)})") from None
 
 
-def as_training_copy(image: Image.Image) -> Image.Image:
+def as_training_copy(image: Image.Image, resample: int = Image.HAMMING,
+                     quality: int | None = TRAINING_COPY_QUALITY) -> Image.Image:
     """An RGB photo as the Flickr8k copies were made: squashed to 224x224 (Hamming), JPEG at quality 95.
 
     Serving a full-size photo straight at the encoder's size gave other features than its 224-pixel copy
     (relative distance 0.38 on the 16 full-size photos in ../shared/photos; the same caption for 9 of them);
     made a copy first, 0.10 and 13 of 16 (``scripts/skew_experiment.py``). A photo that already is 224x224,
-    as every training photo is, is left as it is, so training features do not change.
+    as every training photo is, is left as it is, so training features do not change. ``resample`` and
+    ``quality`` (None: no JPEG) are there for that experiment, which tries the others.
     """
     side = TRAINING_COPY_SIDE
     if image.size == (side, side):
         return image
+    image = image.resize((side, side), resample)
+    if quality is None:
+        return image
     buffer = io.BytesIO()
-    image.resize((side, side), Image.HAMMING).save(buffer, "JPEG", quality=TRAINING_COPY_QUALITY)
+    image.save(buffer, "JPEG", quality=quality)
     return Image.open(buffer).convert("RGB")
 
 

@@ -175,19 +175,22 @@ class Captioner:
         return [[(caption_text(c.ids, self.vocab), c.log_prob) for c in candidates] for candidates in results]
 
     def describe_features(self, features: np.ndarray, sources: list[str], beam_size: int | None = None,
-                          length_penalty: float | None = None, guided: bool = True) -> list[CaptionResult]:
+                          length_penalty: float | None = None, guided: bool = True,
+                          guidance: Guidance | None = None) -> list[CaptionResult]:
         """Each photo's :class:`CaptionResult`; with a recogniser (and ``guided``), by :mod:`captioner.guide`'s
-        rules: person words banned where no person is likely, the confident tag named, a confidence."""
+        rules: person words banned where no person is likely, the confident tag named, a confidence.
+        ``guidance`` replaces the card's thresholds (as :mod:`captioner.fit_guidance` tries them)."""
         if self.guide is None or not guided:
             return [CaptionResult(s, c) for s, c in zip(sources, self.caption_features(features, beam_size, length_penalty))]
         guide = self.guide
+        guidance = guidance or guide.guidance
         beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
         search = (self.decoder, features, self.vocab.max_length, beam_size, length_penalty)
         people = guide.person_probability(features)
-        banned = guide.banned(people)
+        banned = guide.banned(people, guidance.person_threshold)
         results = beam_search(*search, banned=banned)
         objects = guide.objects(features)
-        tags = [guide.tag(o) for o in objects]
+        tags = [guide.tag(o, guidance.tag_threshold) for o in objects]
         # Only photos whose plain caption misses their tag pay for the constrained search (twice the beams).
         missing = [i for i, (tag, found) in enumerate(zip(tags, results))
                    if tag is not None and found and not guide.names(found[0].ids, tag)]
@@ -206,13 +209,13 @@ class Captioner:
             if tag is not None and candidates and not guide.names(candidates[0].ids, tag):
                 tag = None  # the search could not say it either
             best = candidates[0] if candidates else Candidate([], 0.0)
-            inputs = guide.confidence_inputs(best.log_prob / (len(best.ids) + 1),
-                                             tag.probability if tag else 0.0, guided_here, float(people[i]))
-            confidence = guide.confidence(inputs)
-            guidance = GuidedCaption(objects[i], tag, guided_here, float(people[i]), confidence,
-                                     confidence < guide.guidance.confidence_threshold)
-            texts = [(" ".join(guide.words(c.ids, tag)), c.log_prob) for c in candidates]
-            described.append(CaptionResult(source, texts, guidance=guidance))
+            evidence = guide.confidence_inputs(best.log_prob / (len(best.ids) + 1),
+                                               tag.probability if tag else 0.0, guided_here, float(people[i]))
+            confidence = guide.confidence(evidence, guidance)
+            described.append(CaptionResult(source, [(" ".join(guide.words(c.ids, tag)), c.log_prob) for c in candidates],
+                                           guidance=GuidedCaption(objects[i], tag, guided_here, float(people[i]),
+                                                                  confidence, confidence < guidance.confidence_threshold,
+                                                                  tuple(map(float, evidence)))))
         return described
 
     def search_settings(self, beam_size: int | None, length_penalty: float | None) -> tuple[int, float]:

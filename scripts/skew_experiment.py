@@ -12,7 +12,6 @@ row is what :func:`captioner.images.load_rgb` does now.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from captioner.data import default_data_root  # noqa: E402
-from captioner.images import TRAINING_COPY_SIDE, load_rgb, open_image, to_rgb  # noqa: E402
+from captioner.images import as_training_copy, load_rgb, open_image, to_rgb  # noqa: E402
 from captioner.serving import Captioner  # noqa: E402
 
 FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "hamming": Image.HAMMING, "lanczos": Image.LANCZOS}
@@ -35,11 +34,7 @@ def straight(path: Path, side: int) -> np.ndarray:
 
 def copied(path: Path, side: int, resample, quality: int | None) -> np.ndarray:
     """Squashed to 224 with ``resample``, optionally saved as JPEG, then resized to the encoder's input."""
-    image = to_rgb(open_image(path)).resize((TRAINING_COPY_SIDE,) * 2, resample)
-    if quality is not None:
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=quality)
-        image = Image.open(buffer).convert("RGB")
+    image = as_training_copy(to_rgb(open_image(path)), resample, quality)
     return np.asarray(image.resize((side, side), Image.BILINEAR))
 
 

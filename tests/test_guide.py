@@ -80,7 +80,7 @@ def test_below_even_odds_nothing_is_forced(captioner, flickr8k_root):
     captioner.guide.recogniser.concept_bias[:] = -60.0  # no concept either (person words are then banned)
     features = features_of(captioner, flickr8k_root, DOG_PHOTO)
     result = describe(captioner, features)
-    banned = captioner.guide.banned(np.zeros(1))
+    banned = captioner.guide.banned(np.zeros(1), captioner.guide.guidance.person_threshold)
     from captioner.decode import beam_search
 
     plain = beam_search(captioner.decoder, features, captioner.vocab.max_length,
@@ -101,3 +101,22 @@ def test_an_unsure_caption_says_so_in_its_alt_text(captioner, flickr8k_root):
     captioner.guide.recogniser.concept_bias[:] = -60.0  # ...and no concept: nothing to be probably
     nothing = describe(captioner, features)
     assert nothing.alt_text == f"The caption may be wrong: {nothing.caption}."
+
+
+def test_the_guidance_chosen_on_dev_serves_the_captions_it_was_scored_on(tmp_path, flickr8k_root):
+    """choose_guidance derives every threshold's captions photo by photo from three decodings; a real decoding
+    with the thresholds it recorded must give exactly the captions it scored."""
+    import shutil
+
+    from captioner.fit_guidance import choose_guidance, split_data
+    from captioner.data import load_captions
+    from captioner.serving import Captioner
+
+    model = shutil.copytree(MODEL_DIR, tmp_path / "model")
+    chosen = choose_guidance(model, flickr8k_root, tmp_path / "cache", limit=40)
+    captioner = Captioner(model)
+    assert captioner.guide.guidance == Guidance.from_card(chosen["guidance"])
+    dev = split_data(captioner, load_captions(flickr8k_root), "dev", tmp_path / "cache", limit=40)
+    served = captioner.describe_features(dev.features, dev.names)
+    assert {r.source: r.caption for r in served} == chosen["served_dev"]
+    assert 0.0 <= chosen["reliability"]["ece"] <= 1.0 and len(chosen["served_dev"]) == 40
