@@ -16,11 +16,12 @@ import io
 import logging
 import math
 import os
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, send_from_directory
 from flask.wrappers import Request
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestTimeout, UnsupportedMediaType
 
@@ -34,6 +35,12 @@ MAX_BEAM = 10
 # An explanation encodes grid x grid + 1 photos: 12 x 12 is about 3 s here, 6 x 6 under one.
 MIN_GRID, MAX_GRID = 2, 12
 OPENAPI_FILE = REPO_ROOT / "static" / "openapi.json"
+# The interactive API docs at /docs: Swagger UI's own build, from its PyPI package (never a CDN), started by
+# static/docs.js because the page's Content-Security-Policy allows no inline script.
+SWAGGER_UI_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js"})
+# What pages on other origins may call, where CAPTIONER_CORS_ORIGINS lets them.
+CORS_ROUTES = (r"/api/*", "/health")
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 def _defaults() -> dict:
@@ -49,6 +56,8 @@ def _defaults() -> dict:
         # Unset: the beam width the model card records, chosen with the model on the dev split.
         "DEFAULT_BEAM": int(env["CAPTIONER_BEAM"]) if env.get("CAPTIONER_BEAM") else None,
         "SECRET_KEY": env.get("SECRET_KEY"),  # no sessions use it today; never hard-coded
+        # Origins whose pages may call the API from a browser (comma-separated, or *); none by default.
+        "CORS_ORIGINS": [o.strip() for o in env.get("CAPTIONER_CORS_ORIGINS", "").split(",") if o.strip()],
         # Flask would take DEBUG from FLASK_DEBUG; a server never runs in debug mode by accident.
         "DEBUG": False,
     }
@@ -76,6 +85,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.request_class = InMemoryRequest
     app.config.from_mapping(_defaults())
     app.config.update(config or {})
+    allow_cross_origin(app, app.config["CORS_ORIGINS"])
     app.extensions["captioner"] = load_captioner(app.config["MODEL_DIR"])
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, http_error)
@@ -88,6 +98,19 @@ def production_app() -> Flask:
     """gunicorn's entry: without a usable model the server stops with one line, not a traceback per worker."""
     with exit_on_model_error():
         return create_app()
+
+
+def allow_cross_origin(app: Flask, origins: list[str]) -> None:
+    """CORS for the API and /health, for the listed origins only (flask-cors answers the preflights)."""
+    if not origins:
+        return
+    bad = [o for o in origins if o != "*" and not ORIGIN.match(o)]
+    if bad:
+        raise CaptionerError(f"CAPTIONER_CORS_ORIGINS: {bad[0]!r} is not an origin (scheme://host[:port], or *)")
+    from flask_cors import CORS
+
+    CORS(app, resources={route: {"origins": origins} for route in CORS_ROUTES}, methods=["GET", "POST"],
+         allow_headers=["Content-Type"], max_age=600)
 
 
 def load_captioner(model_dir: str | Path):
@@ -161,6 +184,21 @@ def model_card():
 @bp.get("/api/openapi.json")
 def openapi():
     return current_app.response_class(OPENAPI_FILE.read_bytes(), mimetype="application/json")
+
+
+@bp.get("/docs")
+def api_docs():
+    """Swagger UI over /api/openapi.json: every operation, with examples, to try from the browser."""
+    return render_template("docs.html")
+
+
+@bp.get("/docs/<name>")
+def api_docs_file(name: str):
+    if name not in SWAGGER_UI_FILES:
+        abort(404)
+    import flask_swagger_ui
+
+    return send_from_directory(Path(flask_swagger_ui.__file__).parent / "dist", name, max_age=86400)
 
 
 # --- the work -------------------------------------------------------------------------------------

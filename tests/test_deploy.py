@@ -49,4 +49,5 @@ def test_app_json_asks_for_a_dyno_the_server_fits():
 def test_serving_requirements_leave_out_training_libraries():
     lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
     packages = {line.split("==")[0].strip().lower() for line in lines if line.strip() and not line.startswith("#")}
-    assert packages == {"flask", "gunicorn", "numpy", "pillow", "h5py", "onnxruntime", "tqdm"}
+    assert packages == {"flask", "gunicorn", "numpy", "pillow", "h5py", "onnxruntime", "tqdm", "flask-cors",
+                        "flask-swagger-ui"}

@@ -121,3 +121,16 @@ def test_without_javascript_the_form_post_shows_the_caption(browser, dev_server,
     assert page.locator("#candidates li").count() == 3
     page.screenshot(path=str(ARTIFACTS / "browser-no-javascript.png"), full_page=True)
     context.close()
+
+
+def test_the_api_docs_render_in_the_browser_within_the_page_s_policy(browser, dev_server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(f"{dev_server}/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    assert page.locator(".opblock").count() == 5  # caption, explain, health, model card, the description
+    assert page.locator(".opblock-summary-path", has_text="/api/caption").count() == 1
+    assert not errors, errors  # a script or style the Content-Security-Policy refused would show here
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-docs.png"), full_page=False)
