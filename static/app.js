@@ -1,58 +1,104 @@
 // Progressive enhancement: without JavaScript the form posts and the server renders the caption.
 // With it: drag and drop, an instant preview, the caption fetched from the JSON API, and a copy button.
+//
+// Every photo chosen starts a new "turn". A request belongs to the turn that sent it: when another photo is
+// chosen (or the same one sent again) the old requests are aborted, and an answer that still arrives from an
+// old turn is dropped, so a slow explanation of photo A can never draw over photo B.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
-  const form = document.getElementById("upload");
-  const input = document.getElementById("image");
-  const dropzone = document.getElementById("dropzone");
-  const beam = document.getElementById("beam");
-  const submit = document.getElementById("submit");
-  const error = document.getElementById("error");
-  const result = document.getElementById("result");
-  const preview = document.getElementById("preview");
-  const caption = document.getElementById("caption");
-  const unsure = document.getElementById("unsure");
-  const altText = document.getElementById("alt-text");
-  const confidence = document.getElementById("confidence");
-  const objects = document.getElementById("objects");
-  const candidates = document.getElementById("candidates");
-  const timing = document.getElementById("timing");
-  const copy = document.getElementById("copy");
-  const copied = document.getElementById("copied");
-  const explainBox = document.getElementById("explain");
-  const words = document.getElementById("words");
-  const heatmap = document.getElementById("heatmap");
+  const $ = (id) => document.getElementById(id);
+  const form = $("upload");
+  const input = $("image");
+  const dropzone = $("dropzone");
+  const beam = $("beam");
+  const submit = $("submit");
+  const status = $("status");
+  const error = $("error");
+  const result = $("result");
+  const preview = $("preview");
+  const noPreview = $("no-preview");
+  const answer = $("answer");
+  const heading = $("answer-heading");
+  const caption = $("caption");
+  const unsure = $("unsure");
+  const altText = $("alt-text");
+  const confidence = $("confidence");
+  const objects = $("objects");
+  const candidates = $("candidates");
+  const timing = $("timing");
+  const copy = $("copy");
+  const copied = $("copied");
+  const explainStatus = $("explain-status");
+  const explainBox = $("explain");
+  const words = $("words");
+  const heatmap = $("heatmap");
 
-  copy.hidden = !navigator.clipboard && !document.queryCommandSupported?.("copy");
-  if (caption.textContent.trim()) copy.hidden = false;
+  const canCopy = Boolean(navigator.clipboard) || Boolean(document.queryCommandSupported?.("copy"));
+  copy.hidden = !canCopy || !caption.textContent.trim();
+
+  let turn = 0;
+  let inFlight = new AbortController();
+
+  function newTurn() {
+    inFlight.abort();
+    inFlight = new AbortController();
+    turn += 1;
+    return turn;
+  }
+
+  function setStatus(message, busy = false) {
+    status.textContent = message;
+    status.classList.toggle("busy", busy);
+  }
 
   function showError(message) {
     error.textContent = message;
     error.hidden = false;
+    setStatus("");
+  }
+
+  function clearAnswer() {
+    answer.hidden = true;
+    caption.textContent = "";
+    unsure.hidden = true;
+    confidence.textContent = "";
+    objects.textContent = "";
+    candidates.replaceChildren();
+    timing.textContent = "";
+    copy.hidden = true;
+    copied.textContent = "";
+    hideExplanation();
   }
 
   function showPreview(file) {
     if (preview.dataset.url) URL.revokeObjectURL(preview.dataset.url);
     preview.dataset.url = URL.createObjectURL(file);
-    preview.src = preview.dataset.url;
     preview.alt = "Your photo";
-    preview.hidden = false;
+    preview.hidden = true; // until it loads: a file the browser cannot show never shows a broken image
+    noPreview.hidden = true;
+    preview.src = preview.dataset.url;
   }
 
+  preview.addEventListener("load", () => {
+    preview.hidden = false;
+    noPreview.hidden = true;
+  });
+  preview.addEventListener("error", () => {
+    if (!preview.getAttribute("src")) return;
+    preview.hidden = true;
+    noPreview.hidden = false;
+  });
+
   input.addEventListener("change", () => {
-    if (input.files.length) {
-      dropzone.querySelector(".dropzone-title").textContent = input.files[0].name;
-      showPreview(input.files[0]);
-      result.hidden = false;
-      caption.textContent = "";
-      unsure.hidden = true;
-      confidence.textContent = "";
-      objects.textContent = "";
-      candidates.replaceChildren();
-      timing.textContent = "";
-      hideExplanation();
-    }
+    newTurn();
+    error.hidden = true;
+    setStatus("");
+    clearAnswer();
+    if (!input.files.length) return;
+    dropzone.querySelector(".dropzone-title").textContent = input.files[0].name;
+    result.hidden = false;
+    showPreview(input.files[0]);
   });
 
   ["dragenter", "dragover"].forEach((type) => dropzone.addEventListener(type, (event) => {
@@ -68,76 +114,93 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 
+  function photoForm(file) {
+    const body = new FormData();
+    body.append("image", file);
+    body.append("beam", beam.value);
+    return body;
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!input.files.length) {
       showError("Choose a photo first.");
       return;
     }
+    const mine = newTurn();
+    const { signal } = inFlight;
+    const file = input.files[0];
     error.hidden = true;
+    clearAnswer();
     submit.disabled = true;
-    submit.textContent = "Captioning…";
-    result.setAttribute("aria-busy", "true");
-    const body = new FormData();
-    body.append("image", input.files[0]);
-    body.append("beam", beam.value);
+    setStatus("Captioning your photo…", true);
     try {
-      const response = await fetch("/api/caption", { method: "POST", body });
+      const response = await fetch("/api/caption", { method: "POST", body: photoForm(file), signal });
       const data = await response.json();
+      if (mine !== turn) return;
       if (!response.ok) {
+        result.hidden = true; // no photo without its answer: the error says what is wrong with it
         showError(data.error || `The server answered ${response.status}.`);
         return;
       }
-      caption.textContent = data.caption;
-      preview.alt = `Your photo: ${data.alt_text}`;
-      altText.textContent = data.alt_text;
-      unsure.hidden = !data.unsure;
-      confidence.textContent = data.confidence === undefined ? ""
-        : `Confidence ${Math.round(data.confidence * 100)}% that the caption names the right things.`;
-      const seen = (data.objects || []).filter((o) => o.probability >= 0.1);
-      objects.textContent = seen.length
-        ? `Recognised: ${seen.map((o) => `${o.word} (${Math.round(o.probability * 100)}%)`).join(", ")}` : "";
-      // Whole-sentence probabilities read as "0.3% sure"; their share among the candidates does not.
-      const total = data.candidates.reduce((sum, c) => sum + Math.exp(c.log_prob), 0);
-      candidates.replaceChildren(...data.candidates.map((c) => {
-        const item = document.createElement("li");
-        const text = document.createElement("span");
-        text.className = "candidate";
-        text.textContent = c.caption;
-        const probability = document.createElement("span");
-        probability.className = "probability";
-        probability.textContent = `${Math.round((Math.exp(c.log_prob) / total) * 100)}%`;
-        item.append(text, " ", probability);
-        return item;
-      }));
-      timing.textContent = `Captioned in ${data.timing_ms.total} ms (beam ${data.model.beam}).`;
-      copy.hidden = false;
-      copied.textContent = "";
-      explainPhoto(input.files[0], beam.value);
+      showAnswer(data);
+      setStatus(`Caption ready: ${data.alt_text}`);
+      explainPhoto(file, mine, signal);
     } catch (failure) {
-      showError("The server could not be reached. Try again.");
+      if (failure.name !== "AbortError" && mine === turn) showError("The server could not be reached. Try again.");
     } finally {
-      submit.disabled = false;
-      submit.textContent = "Caption it";
-      result.removeAttribute("aria-busy");
+      if (mine === turn) submit.disabled = false;
     }
   });
 
+  function showAnswer(data) {
+    caption.textContent = data.caption;
+    preview.alt = `Your photo: ${data.alt_text}`;
+    altText.textContent = data.alt_text;
+    unsure.hidden = !data.unsure;
+    confidence.textContent = data.confidence === undefined ? ""
+      : `Confidence ${Math.round(data.confidence * 100)}% that the caption names the right things.`;
+    const seen = (data.objects || []).filter((o) => o.probability >= 0.1);
+    objects.textContent = seen.length
+      ? `Recognised: ${seen.map((o) => `${o.word} (${Math.round(o.probability * 100)}%)`).join(", ")}` : "";
+    // Whole-sentence probabilities read as "0.3% sure"; their share among the candidates does not.
+    const total = data.candidates.reduce((sum, c) => sum + Math.exp(c.log_prob), 0);
+    candidates.replaceChildren(...data.candidates.map((c) => {
+      const item = document.createElement("li");
+      const text = document.createElement("span");
+      text.className = "candidate";
+      text.textContent = c.caption;
+      const share = document.createElement("span");
+      share.className = "probability";
+      share.textContent = `${Math.round((Math.exp(c.log_prob) / total) * 100)}%`;
+      item.append(text, " ", share);
+      return item;
+    }));
+    timing.textContent = `Captioned in ${data.timing_ms.total} ms (beam ${data.model.beam}).`;
+    copy.hidden = !canCopy;
+    answer.hidden = false;
+    // The answer is below the form: bring it into view and move focus there, so keyboard and screen-reader
+    // users land on it (the submit button they were on is disabled while the request runs).
+    heading.focus({ preventScroll: true });
+    heading.scrollIntoView({ block: "center" });
+  }
+
   function hideExplanation() {
+    explainStatus.hidden = true;
     explainBox.hidden = true;
     heatmap.hidden = true;
     words.replaceChildren();
   }
 
   // One request computes every word's map; a click only draws one.
-  async function explainPhoto(file, beamWidth) {
-    const body = new FormData();
-    body.append("image", file);
-    body.append("beam", beamWidth);
+  async function explainPhoto(file, mine, signal) {
+    explainStatus.hidden = false;
     try {
-      const response = await fetch("/api/explain", { method: "POST", body });
+      const response = await fetch("/api/explain", { method: "POST", body: photoForm(file), signal });
+      if (mine !== turn) return;
       if (!response.ok) return; // the caption stands on its own
       const data = await response.json();
+      if (mine !== turn) return;
       words.replaceChildren(...data.words.map((word, index) => {
         const button = document.createElement("button");
         button.type = "button";
@@ -149,7 +212,9 @@ document.addEventListener("DOMContentLoaded", () => {
       }));
       explainBox.hidden = false;
     } catch {
-      // Explanations are extra: without them the page still has its caption.
+      // Explanations are extra: without them (or aborted for a newer photo) the page still has its caption.
+    } finally {
+      if (mine === turn) explainStatus.hidden = true;
     }
   }
 
@@ -173,7 +238,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   copy.addEventListener("click", async () => {
-    const alt = altText.textContent.trim();
+    const alt = altText.textContent.trim() || caption.textContent.trim();
     if (!alt) return;
     try {
       await navigator.clipboard.writeText(alt);

@@ -77,6 +77,7 @@ def test_browser_uploads_a_photo_and_reads_the_caption(browser, dev_server, phot
     page.goto(dev_server)
     page.set_input_files("#image", str(photos[4]))
     page.wait_for_selector("#preview", state="visible", timeout=10_000)
+    page.click(".advanced summary")  # the beam width is under "More options"
     page.select_option("#beam", "3")
     page.click("#submit")
     # A selector wait: the page's Content-Security-Policy forbids the eval behind wait_for_function.
@@ -134,3 +135,84 @@ def test_the_api_docs_render_in_the_browser_within_the_page_s_policy(browser, de
     assert not errors, errors  # a script or style the Content-Security-Policy refused would show here
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser-docs.png"), full_page=False)
+
+
+def expect():
+    return pytest.importorskip("playwright.sync_api").expect
+
+
+def test_the_answer_comes_into_view_with_focus_and_nothing_empty_shows_before_it(browser, dev_server, photos):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(dev_server)
+    held = []
+    page.route("**/api/caption", lambda route: held.append(route))  # the caption waits until the test lets it go
+    page.set_input_files("#image", str(photos[4]))
+    page.wait_for_selector("#preview", state="visible", timeout=10_000)
+    assert page.locator("#dropzone .dropzone-title").text_content() == photos[4].name
+    assert page.locator("#answer").is_hidden() and page.locator("#copy").is_hidden()  # no empty heading, no dead button
+    assert page.locator("#beam").is_hidden()  # jargon stays under "More options"
+    page.click("#submit")
+    expect()(page.locator("#status")).to_have_text("Captioning your photo…")
+    while not held:
+        page.wait_for_timeout(20)  # the request is on its way (the route sees it)
+    held[0].continue_()
+    heading = page.locator("#answer-heading")
+    expect()(heading).to_be_focused(timeout=60_000)
+    expect()(heading).to_be_in_viewport(ratio=1.0)
+    expect()(page.locator("#caption")).to_be_in_viewport(ratio=1.0)
+    expect()(page.locator("#status")).to_contain_text("Caption ready:")
+    page.screenshot(path=str(ARTIFACTS / "browser-answer-in-view.png"))
+
+
+def test_on_a_phone_the_answer_comes_into_view_too(browser, dev_server, photos):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page.goto(dev_server)
+    page.set_input_files("#image", str(photos[0]))
+    page.click("#submit")
+    expect()(page.locator("#answer-heading")).to_be_focused(timeout=60_000)
+    expect()(page.locator("#caption")).to_be_in_viewport(ratio=1.0)
+    page.screenshot(path=str(ARTIFACTS / "browser-phone.png"))
+
+
+def test_a_file_the_browser_cannot_show_never_shows_a_broken_image(browser, dev_server):
+    page = browser.new_page()
+    page.goto(dev_server)
+    page.set_input_files("#image", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"}])
+    expect()(page.locator("#no-preview")).to_be_visible()
+    assert page.locator("#preview").is_hidden()
+    page.click("#submit")
+    expect()(page.locator("#error")).to_contain_text("not an image")
+    assert page.locator("#result").is_hidden() and page.locator("#preview").is_hidden()
+
+
+def test_a_slow_answer_for_an_old_photo_never_draws_over_the_new_one(browser, dev_server, photos):
+    """Photo A's word maps are held back while photo B is captioned; let go afterwards, they must not show."""
+    page = browser.new_page()
+    page.goto(dev_server)
+    held = []
+
+    def hold_the_first(route):
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/api/explain", hold_the_first)
+    page.set_input_files("#image", str(photos[2]))
+    page.click("#submit")
+    page.wait_for_selector("#explain-status", state="visible", timeout=60_000)
+    while not held:
+        page.wait_for_timeout(20)
+    page.set_input_files("#image", str(photos[4]))  # a new photo while A's maps are on their way
+    page.click("#submit")
+    page.wait_for_selector("#words button", timeout=60_000)
+    b_words = page.locator("#caption").text_content().split()
+    stale = {"words": ["stale", "maps"], "grid": 2, "heatmaps": [[[1, 0], [0, 0]]] * 2, "caption": "stale maps",
+             "log_probs": [0, 0], "timing_ms": {"total": 1}}
+    try:
+        held[0].fulfill(json=stale)
+    except Exception:  # noqa: BLE001 - the page already aborted A's request, as it should
+        pass
+    page.wait_for_timeout(500)  # time for a stale answer to be (wrongly) drawn
+    assert page.locator("#words button").all_text_contents() == b_words
+    assert page.locator("#explain-status").is_hidden()
