@@ -32,6 +32,8 @@ from captioner.images import MAX_PIXELS
 from captioner.model_folder import default_model_dir, exit_on_model_error
 
 MAX_BEAM = 10
+# Photos one API request may carry as several ``image`` parts; all of them share the request's byte limit.
+MAX_PHOTOS = 10
 # An explanation encodes grid x grid + 1 photos: 12 x 12 is about 3 s here, 6 x 6 under one.
 MIN_GRID, MAX_GRID = 2, 12
 OPENAPI_FILE = REPO_ROOT / "static" / "openapi.json"
@@ -133,7 +135,11 @@ def index():
 def caption_form():
     """The page without JavaScript: a plain form post renders the caption and a preview."""
     try:
-        data, beam = read_upload()
+        photos, beam = read_uploads()
+        if len(photos) > 1:
+            batch = [caption_or_error(name, data, beam) for name, data in photos]
+            return render_template("index.html", card=_card(), max_beam=MAX_BEAM, beam=beam, batch=batch)
+        data = only_photo(photos)
         result = caption(data, beam)
     except CaptionerError as error:
         return render_template("index.html", card=_card(), max_beam=MAX_BEAM, beam=_default_beam(),
@@ -151,11 +157,22 @@ def caption_form():
 
 @bp.post("/api/caption")
 def caption_api():
+    """One photo: its caption. Several ``image`` parts: ``{"results": [...]}``, one caption or error per photo."""
     try:
-        data, beam = read_upload()
-        return jsonify(caption(data, beam))
+        photos, beam = read_uploads()
+        if len(photos) == 1:
+            return jsonify(caption(only_photo(photos), beam))
+        return jsonify(results=[caption_or_error(name, data, beam) for name, data in photos])
     except CaptionerError as error:
         return jsonify(error=str(error)), 400
+
+
+def caption_or_error(name: str, data: bytes, beam: int) -> dict:
+    """A photo of a batch: its caption, or what is wrong with it; the others are captioned all the same."""
+    try:
+        return {"filename": name, "result": caption(only_photo([(name, data)]), beam)}
+    except CaptionerError as error:
+        return {"filename": name, "error": str(error)}
 
 
 @bp.post("/api/explain")
@@ -205,26 +222,38 @@ def api_docs_file(name: str):
 
 
 def read_upload() -> tuple[bytes, int]:
-    """The uploaded bytes and the beam width, or a CaptionerError that names what is wrong.
+    """One uploaded photo's bytes and the beam width, or a CaptionerError that names what is wrong."""
+    photos, beam = read_uploads()
+    return only_photo(photos), beam
 
-    A photo comes as the multipart form field ``image`` (what a browser's form sends), or as the whole
-    body with an ``image/*`` or ``application/octet-stream`` content type (``curl --data-binary``), its
-    options then in the query string. The raw body spares parsing a form: 1.1-1.5 ms per request here
-    (``scripts/bench_serving.py``).
+
+def only_photo(photos: list[tuple[str, bytes]]) -> bytes:
+    if len(photos) > 1:
+        raise CaptionerError(f"send one photo here, got {len(photos)} 'image' parts")
+    if not photos[0][1]:
+        raise CaptionerError("the file is empty")
+    return photos[0][1]
+
+
+def read_uploads() -> tuple[list[tuple[str, bytes]], int]:
+    """The uploaded photos as (file name, bytes), and the beam width.
+
+    A photo comes as the multipart form field ``image`` (what a browser's form sends; repeated, up to
+    MAX_PHOTOS), or as the whole body with an ``image/*`` or ``application/octet-stream`` content type
+    (``curl --data-binary``), its options then in the query string. The raw body spares parsing a form:
+    1.1-1.5 ms per request here (``scripts/bench_serving.py``).
     """
     with stalled_upload_is_408():
         if request.mimetype.startswith("image/") or request.mimetype == "application/octet-stream":
-            data = request.get_data(cache=False)
+            photos = [("<body>", request.get_data(cache=False))]
         elif request.mimetype == "multipart/form-data":
-            data = _multipart_image()
+            photos = _multipart_images()
         else:
             got = request.mimetype or "no content type"
             raise UnsupportedMediaType(f"send the photo as multipart/form-data in the field 'image', or as the "
                                        f"body with an image/* content type (got {got})")
     beam = whole_number_field("beam", 1, MAX_BEAM, _default_beam())
-    if not data:
-        raise CaptionerError("the file is empty")
-    return data, beam
+    return photos, beam
 
 
 @contextmanager
@@ -243,15 +272,17 @@ def stalled_upload_is_408():
         raise ClientDisconnected("the upload ended before the whole body arrived") from None
 
 
-def _multipart_image() -> bytes:
+def _multipart_images() -> list[tuple[str, bytes]]:
     try:
         files = request.files  # parses the whole form
     except ValueError as error:
         raise CaptionerError(f"the multipart body is malformed: {multipart_problem(error)}") from None
-    upload = files.get("image")
-    if upload is None:
+    uploads = files.getlist("image")
+    if not uploads:
         raise CaptionerError("no file: send the photo as the multipart form field 'image'")
-    return upload.read()
+    if len(uploads) > MAX_PHOTOS:
+        raise CaptionerError(f"too many photos: at most {MAX_PHOTOS} 'image' parts in one request, got {len(uploads)}")
+    return [(upload.filename or f"photo {i + 1}", upload.read()) for i, upload in enumerate(uploads)]
 
 
 def whole_number_field(name: str, low: int, high: int, default: int) -> int:

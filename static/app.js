@@ -33,12 +33,21 @@ document.addEventListener("DOMContentLoaded", () => {
   const explainBox = $("explain");
   const words = $("words");
   const heatmap = $("heatmap");
+  const folder = $("folder");
+  const batch = $("batch");
+  const batchHeading = $("batch-heading");
+  const batchStatus = $("batch-status");
+  const batchRows = $("batch-table").tBodies[0];
+  const download = $("download");
 
   const canCopy = Boolean(navigator.clipboard) || Boolean(document.queryCommandSupported?.("copy"));
+  form.noValidate = true; // a folder or a drop leaves the file input empty; the submit handler checks instead
+  folder.closest(".folder").hidden = false; // folders need this script
   copy.hidden = !canCopy || !caption.textContent.trim();
 
   let turn = 0;
   let inFlight = new AbortController();
+  let chosen = []; // the photos to caption: from the file input, a folder, or a drop
 
   function newTurn() {
     inFlight.abort();
@@ -90,16 +99,31 @@ document.addEventListener("DOMContentLoaded", () => {
     noPreview.hidden = false;
   });
 
-  input.addEventListener("change", () => {
+  function choose(files) {
     newTurn();
+    chosen = files.filter((f) => f.type.startsWith("image/") || /\.(jpe?g|png|gif|webp|bmp|tiff?)$/i.test(f.name));
     error.hidden = true;
     setStatus("");
     clearAnswer();
-    if (!input.files.length) return;
-    dropzone.querySelector(".dropzone-title").textContent = input.files[0].name;
-    result.hidden = false;
-    showPreview(input.files[0]);
-  });
+    result.hidden = true;
+    batch.hidden = true;
+    if (!chosen.length) {
+      if (files.length) showError("None of these files is a photo this page reads (JPEG, PNG, GIF, WebP, BMP, TIFF).");
+      return;
+    }
+    const title = dropzone.querySelector(".dropzone-title");
+    if (chosen.length === 1) {
+      title.textContent = chosen[0].name;
+      result.hidden = false;
+      showPreview(chosen[0]);
+    } else {
+      title.textContent = `${chosen.length} photos`;
+      showBatch(chosen);
+    }
+  }
+
+  input.addEventListener("change", () => choose([...input.files]));
+  folder.addEventListener("change", () => choose([...folder.files]));
 
   ["dragenter", "dragover"].forEach((type) => dropzone.addEventListener(type, (event) => {
     event.preventDefault();
@@ -108,10 +132,7 @@ document.addEventListener("DOMContentLoaded", () => {
   ["dragleave", "drop"].forEach((type) => dropzone.addEventListener(type, () => dropzone.classList.remove("dragging")));
   dropzone.addEventListener("drop", (event) => {
     event.preventDefault();
-    if (event.dataTransfer.files.length) {
-      input.files = event.dataTransfer.files;
-      input.dispatchEvent(new Event("change"));
-    }
+    if (event.dataTransfer.files.length) choose([...event.dataTransfer.files]);
   });
 
   function photoForm(file) {
@@ -123,13 +144,17 @@ document.addEventListener("DOMContentLoaded", () => {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (!input.files.length) {
+    if (!chosen.length) {
       showError("Choose a photo first.");
+      return;
+    }
+    if (chosen.length > 1) {
+      captionBatch();
       return;
     }
     const mine = newTurn();
     const { signal } = inFlight;
-    const file = input.files[0];
+    const file = chosen[0];
     error.hidden = true;
     clearAnswer();
     submit.disabled = true;
@@ -185,6 +210,105 @@ document.addEventListener("DOMContentLoaded", () => {
     heading.scrollIntoView({ block: "center" });
   }
 
+  // --- many photos: one row each, filled in as its caption arrives ------------------------------------
+
+  function showBatch(files) {
+    batchHeading.textContent = `Alt text for ${files.length} photos`;
+    batchRows.replaceChildren(...files.map((file) => {
+      const row = batchRows.insertRow();
+      const thumb = document.createElement("img");
+      thumb.alt = "";
+      thumb.src = URL.createObjectURL(file);
+      thumb.addEventListener("error", () => thumb.remove());
+      row.insertCell().append(thumb);
+      const name = row.insertCell();
+      name.className = "file";
+      name.textContent = file.webkitRelativePath || file.name;
+      const alt = row.insertCell();
+      alt.className = "waiting";
+      alt.textContent = "Not captioned yet";
+      row.insertCell();
+      return row;
+    }));
+    batchStatus.textContent = "";
+    download.hidden = true;
+    batch.hidden = false;
+  }
+
+  async function captionBatch() {
+    const mine = newTurn();
+    const { signal } = inFlight;
+    const files = chosen;
+    showBatch(files);
+    submit.disabled = true;
+    batchHeading.focus({ preventScroll: true });
+    batchHeading.scrollIntoView({ block: "start" });
+    let done = 0;
+    let next = 0;
+    const report = () => {
+      batchStatus.textContent = `Captioned ${done} of ${files.length} photos.`;
+      batchStatus.classList.toggle("busy", done < files.length);
+    };
+    report();
+    // Two at a time: a worker captions two photos at once (captioner.serving.PHOTOS_AT_ONCE).
+    async function worker() {
+      while (next < files.length && mine === turn) {
+        const index = next++;
+        const cell = batchRows.rows[index].cells[2];
+        cell.textContent = "Captioning…";
+        try {
+          const response = await fetch("/api/caption", { method: "POST", body: photoForm(files[index]), signal });
+          const data = await response.json();
+          if (mine !== turn) return;
+          fillRow(batchRows.rows[index], response.ok ? data.alt_text : null, data.error);
+        } catch (failure) {
+          if (failure.name === "AbortError" || mine !== turn) return;
+          fillRow(batchRows.rows[index], null, "The server could not be reached.");
+        }
+        done += 1;
+        report();
+      }
+    }
+    await Promise.all([worker(), worker()]);
+    if (mine !== turn) return;
+    submit.disabled = false;
+    download.hidden = false;
+    batchStatus.textContent = `Captioned ${files.length} photos.`;
+  }
+
+  function fillRow(row, alt, problem) {
+    const cell = row.cells[2];
+    cell.className = alt ? "alt" : "error";
+    cell.textContent = alt || problem || "No caption.";
+    if (!alt || !canCopy) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", `Copy the alt text of ${row.cells[1].textContent}`);
+    button.addEventListener("click", () => copyText(alt, button));
+    row.cells[3].replaceChildren(button);
+  }
+
+  // A spreadsheet runs a cell that starts with = + - @ or a tab as a formula (OWASP: CSV injection): such a
+  // cell gets a leading quote, as captioner/alttext.py's csv_safe does for the CLI's CSV.
+  const csvSafe = (text) => (/^'*[=+\-@\t\r]/.test(text) ? `'${text}` : text);
+  const csvCell = (text) => `"${csvSafe(text).replaceAll('"', '""')}"`;
+
+  download.addEventListener("click", () => {
+    const lines = [["image", "alt_text", "error"].join(",")];
+    for (const row of batchRows.rows) {
+      const ok = row.cells[2].className === "alt";
+      const text = row.cells[2].textContent;
+      lines.push([row.cells[1].textContent, ok ? text : "", ok ? "" : text].map(csvCell).join(","));
+    }
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" }));
+    link.download = "alt-text.csv";
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000); // once the download has surely started
+  });
+
   function hideExplanation() {
     explainStatus.hidden = true;
     explainBox.hidden = true;
@@ -237,14 +361,19 @@ document.addEventListener("DOMContentLoaded", () => {
     heatmap.hidden = false;
   }
 
+  async function copyText(text, button) {
+    try {
+      await navigator.clipboard.writeText(text);
+      if (button) button.textContent = "Copied";
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   copy.addEventListener("click", async () => {
     const alt = altText.textContent.trim() || caption.textContent.trim();
     if (!alt) return;
-    try {
-      await navigator.clipboard.writeText(alt);
-      copied.textContent = "Copied.";
-    } catch {
-      copied.textContent = `Copy this: ${alt}`;
-    }
+    copied.textContent = (await copyText(alt)) ? "Copied." : `Copy this: ${alt}`;
   });
 });

@@ -216,3 +216,28 @@ def test_a_slow_answer_for_an_old_photo_never_draws_over_the_new_one(browser, de
     page.wait_for_timeout(500)  # time for a stale answer to be (wrongly) drawn
     assert page.locator("#words button").all_text_contents() == b_words
     assert page.locator("#explain-status").is_hidden()
+
+
+def test_several_photos_fill_a_table_and_download_as_formula_safe_csv(browser, dev_server, photos):
+    import csv
+    import io
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page.goto(dev_server)
+    files = [{"name": "=HYPERLINK(evil).jpg", "mimeType": "image/jpeg", "buffer": photos[0].read_bytes()},
+             {"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"},
+             {"name": photos[1].name, "mimeType": "image/jpeg", "buffer": photos[1].read_bytes()}]
+    page.set_input_files("#image", files=files)
+    assert page.locator("#batch-table tbody tr").count() == 3 and page.locator("#result").is_hidden()
+    page.click("#submit")
+    expect()(page.locator("#batch-status")).to_have_text("Captioned 3 photos.", timeout=60_000)
+    cells = page.locator("#batch-table tbody tr td:nth-child(3)").all_text_contents()
+    assert cells[0].endswith(".") and cells[2].endswith(".") and "not an image" in cells[1], cells
+    assert page.locator("#batch-table tbody button").count() == 2  # a copy button for each caption
+    page.screenshot(path=str(ARTIFACTS / "browser-batch.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#download")
+    rows = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    assert rows[0] == ["image", "alt_text", "error"]
+    assert rows[1] == ["'=HYPERLINK(evil).jpg", cells[0], ""]  # no formula from a file name
+    assert rows[2][0] == "notes.jpg" and rows[2][1] == "" and "not an image" in rows[2][2]
