@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 from . import CaptionerError
 from .model_folder import decoder_weight_files
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif"}
 FIELDS = ("image", "caption", "alt_text", "confidence", "objects", "log_prob", "error", "model")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection); a file named

@@ -9,6 +9,7 @@ the copies' geometry, and the copy's own filter and compression keep their look 
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
@@ -27,8 +28,10 @@ from . import CaptionerError
 # why not, so the warnings would only flood a server's log.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
-# Formats users send; anything else PIL might open (EPS, ICNS, ...) is refused.
-SUPPORTED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"}
+# Formats users send (iPhones save HEIC, many Android phones and browsers AVIF); anything else PIL might open
+# (EPS, ICNS, ...) is refused.
+SUPPORTED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "HEIF"}
+FORMAT_NAMES = "JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF or HEIC"
 # 40 megapixels covers any camera photo; a decompression bomb claims far more in a few bytes.
 MAX_PIXELS = 40_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -44,6 +47,9 @@ SIGNATURES = {
     b"\xff\xd8\xff": "JPEG", PNG_SIGNATURE: "PNG", b"GIF87a": "GIF", b"GIF89a": "GIF",
     b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
 }
+# AVIF and HEIF/HEIC are ISO base media files: an ftyp box first, whose major brand names the format.
+AVIF_BRANDS = {b"avif", b"avis"}
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 # Chunks a PNG decoder cannot do without; like libpng, a bad checksum in one of them is an error.
 PNG_CRITICAL_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 
@@ -77,7 +83,8 @@ def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixel
             image = as_training_copy(image)
         image = image.resize((width, height), Image.BILINEAR)
         return np.asarray(image, dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+    # RuntimeError: Pillow's AVIF decoder ("Failed to decode frame 0: ..."), pillow-heif's.
+    except (OSError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError) as error:
         raise ImageError(f"the image data is corrupt or truncated ({_reason(error)})") from None
 
 
@@ -145,6 +152,8 @@ def open_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) 
     head = stream.getbuffer()[:16].tobytes()
     if head.startswith(PNG_SIGNATURE):
         check_png_chunks(stream.getbuffer())
+    if sniff_format(head) == "HEIF":
+        read_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -155,12 +164,12 @@ def open_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) 
             if claimed:
                 raise ImageError(f"the image data is corrupt (it starts like a {claimed} file but does not parse)") \
                     from None
-            raise ImageError("not an image (the data is not a JPEG, PNG, GIF, WebP, BMP or TIFF file)") from None
+            raise ImageError(f"not an image (the data is not a {FORMAT_NAMES} file)") from None
         raise ImageError(f"the image is too large to decode safely (limit {max_pixels:,} pixels)") from None
-    except (OSError, ValueError, SyntaxError) as error:
+    except (OSError, ValueError, SyntaxError, RuntimeError) as error:
         raise ImageError(f"the image data is corrupt ({_reason(error)})") from None
     if image.format not in SUPPORTED_FORMATS:
-        raise ImageError(f"unsupported image format {image.format} (use JPEG, PNG, GIF, WebP, BMP or TIFF)")
+        raise ImageError(f"unsupported image format {image.format} (use {FORMAT_NAMES})")
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
@@ -173,7 +182,21 @@ def sniff_format(head: bytes) -> str | None:
     """The supported format these first bytes announce, if any."""
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WEBP"
+    if head[4:8] == b"ftyp":
+        return "AVIF" if head[8:12] in AVIF_BRANDS else "HEIF" if head[8:12] in HEIF_BRANDS else None
     return next((name for magic, name in SIGNATURES.items() if head.startswith(magic)), None)
+
+
+@functools.cache
+def read_heif() -> None:
+    """Pillow reads HEIF/HEIC through the pillow-heif plugin, registered when the first such photo comes
+    (Pillow itself reads AVIF). It applies the photo's own rotation and resets its EXIF orientation, so
+    ``exif_transpose`` does not turn it twice."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        raise ImageError("HEIC/HEIF photos need the pillow-heif package (pip install pillow-heif)") from None
+    register_heif_opener()
 
 
 def check_png_chunks(data: memoryview | bytes) -> None:

@@ -101,14 +101,14 @@ document.addEventListener("DOMContentLoaded", () => {
 
   function choose(files) {
     newTurn();
-    chosen = files.filter((f) => f.type.startsWith("image/") || /\.(jpe?g|png|gif|webp|bmp|tiff?)$/i.test(f.name));
+    chosen = files.filter((f) => f.type.startsWith("image/") || /\.(jpe?g|png|gif|webp|bmp|tiff?|avif|heic|heif)$/i.test(f.name));
     error.hidden = true;
     setStatus("");
     clearAnswer();
     result.hidden = true;
     batch.hidden = true;
     if (!chosen.length) {
-      if (files.length) showError("None of these files is a photo this page reads (JPEG, PNG, GIF, WebP, BMP, TIFF).");
+      if (files.length) showError("None of these files is a photo this page reads (JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF, HEIC).");
       return;
     }
     const title = dropzone.querySelector(".dropzone-title");

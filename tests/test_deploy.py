@@ -50,4 +50,4 @@ def test_serving_requirements_leave_out_training_libraries():
     lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
     packages = {line.split("==")[0].strip().lower() for line in lines if line.strip() and not line.startswith("#")}
     assert packages == {"flask", "gunicorn", "numpy", "pillow", "h5py", "onnxruntime", "tqdm", "flask-cors",
-                        "flask-swagger-ui"}
+                        "flask-swagger-ui", "pillow-heif"}

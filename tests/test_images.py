@@ -63,6 +63,36 @@ def test_exif_orientation_is_applied():
     assert pixels[2, 16, 0] > 200 and pixels[-3, 16, 2] > 200
 
 
+def heif(image: Image.Image, **options) -> bytes:
+    from captioner.images import read_heif
+
+    read_heif()  # the app's own registration of the pillow-heif plugin
+    return encode(image, "HEIF", **options)
+
+
+@pytest.mark.parametrize("fmt", ["AVIF", "HEIF"])
+def test_phone_formats_are_read_with_their_orientation_and_transparency(fmt):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    save = (lambda image, **o: heif(image, quality=95, **o)) if fmt == "HEIF" else (
+        lambda image, **o: encode(image, "AVIF", quality=95, **o))
+    rotated = load_rgb(save(half_red_half_blue(), exif=exif.tobytes()), (40, 40), keep_aspect=True)
+    assert rotated.shape == (40, 20, 3)  # 40x20 shown turned: 20 wide, 40 tall
+    assert rotated[2, 10, 0] > 180 and rotated[-3, 10, 2] > 180  # red on top, as for a JPEG
+    clear = load_rgb(save(Image.new("RGBA", (20, 20), (0, 0, 0, 0))), SIZE)
+    assert clear.min() >= 250  # laid on white (lossy coding may leave a level or two)
+
+
+def test_a_heic_that_claims_too_many_pixels_is_refused_before_decoding():
+    import struct
+
+    data = bytearray(heif(Image.new("RGB", (64, 64), (200, 30, 30))))
+    at = data.find(b"ispe")
+    data[at + 8:at + 16] = struct.pack(">II", 20000, 20000)
+    with pytest.raises(ImageError, match="too large to decode safely"):
+        load_rgb(bytes(data), SIZE)
+
+
 def large(mode: str, size=(400, 300)) -> Image.Image:
     """A photo-like image over 4x the 32-pixel SIZE on its shorter side, in ``mode``."""
     x, y = np.meshgrid(np.linspace(0, 255, size[0]), np.linspace(0, 255, size[1]))

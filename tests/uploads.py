@@ -8,6 +8,7 @@ malformed body.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -60,6 +61,36 @@ def exif_rotated_jpeg() -> bytes:
     return encode(scene((160, 90)), "JPEG", exif=exif.tobytes())
 
 
+def heif(image: Image.Image, **options) -> bytes:
+    """HEIC, as iPhones save photos (through the pillow-heif plugin the app registers for it)."""
+    from captioner.images import read_heif
+
+    read_heif()
+    return encode(image, "HEIF", **options)
+
+
+def exif_rotated(fmt: str) -> bytes:
+    """An AVIF keeps the EXIF orientation; pillow-heif turns it into the HEIF's own rotation."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    image = scene((160, 90))
+    return heif(image, exif=exif.tobytes()) if fmt == "HEIF" else encode(image, fmt, exif=exif.tobytes())
+
+
+@functools.cache
+def avif_bomb() -> bytes:
+    """42 megapixels of one colour: an AVIF of 1.4 KB."""
+    return encode(Image.new("RGB", (7000, 6000), (200, 30, 30)), "AVIF", speed=10, quality=10)
+
+
+def heif_claiming_a_bomb() -> bytes:
+    """A 64x64 HEIC whose header (its ispe box) claims 20000x20000 pixels."""
+    data = bytearray(heif(Image.new("RGB", (64, 64), (200, 30, 30))))
+    at = data.find(b"ispe")
+    data[at + 8:at + 16] = struct.pack(">II", 20000, 20000)
+    return bytes(data)
+
+
 def animated_gif() -> bytes:
     frames = [scene().rotate(angle) for angle in (0, 90, 180)]
     return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
@@ -96,6 +127,12 @@ VALID = {
     "bmp": lambda: encode(scene(), "BMP"),
     "tiff": lambda: encode(scene(), "TIFF"),
     "16-bit-tiff": lambda: encode(Image.open(io.BytesIO(sixteen_bit_png())), "TIFF"),
+    "avif": lambda: encode(scene(), "AVIF"),
+    "alpha-avif": lambda: encode(scene().convert("RGBA"), "AVIF"),
+    "exif-rotated-avif": lambda: exif_rotated("AVIF"),
+    "heic": lambda: heif(scene()),
+    "alpha-heic": lambda: heif(scene().convert("RGBA")),
+    "rotated-heic": lambda: exif_rotated("HEIF"),
     # Damage inside a JPEG's compressed data decodes to a smeared picture, as browsers show it: a caption.
     "jpeg-damaged-scan": lambda: flip_bytes(jpeg((320, 240)), start=len(jpeg((320, 240))) // 2, count=64),
 }
@@ -153,6 +190,10 @@ INVALID = {
     "png-bad-checksum": (png_with_bad_checksum, "bad checksum"),
     "decompression-bomb": (bomb, "too large to decode"),
     "ico": (lambda: encode(Image.new("RGB", (16, 16)), "ICO"), "unsupported image format ICO"),
+    "truncated-avif": (lambda: encode(scene((400, 300)), "AVIF")[:900], "corrupt"),
+    "truncated-heic": (lambda: heif(scene((400, 300)))[:1500], "corrupt"),
+    "avif-bomb": (avif_bomb, "too large to decode"),
+    "heic-claiming-a-bomb": (heif_claiming_a_bomb, "too large to decode"),
 }
 
 
