@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: serve test train-quick clean
+.PHONY: serve test train-quick requirements clean
 
 # The Procfile's own web command (gunicorn, as Heroku and the Docker image run it), on loopback port 5000.
 serve: $(VENV)/.serve-installed
@@ -19,6 +19,18 @@ test: $(VENV)/.dev-installed
 train-quick: $(VENV)/.dev-installed
 	$(BIN)/python -m captioner train --limit 200 --epochs 5 --encoder thumbnail --out runs/quick
 
+# Every dependency pinned, direct and indirect: requirements*.txt compiled from the short requirements*.in by
+# pip-tools (in a venv of its own). Pins already there are kept; `make requirements UPGRADE=--upgrade` moves them.
+TOOLS := .venv-tools
+requirements: $(TOOLS)/bin/pip-compile
+	for name in requirements requirements-train requirements-ray requirements-dev; do \
+		$(TOOLS)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links $(UPGRADE) \
+			--output-file $$name.txt $$name.in || exit 1; done
+
+$(TOOLS)/bin/pip-compile:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check pip-tools==7.6.2
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
@@ -31,4 +43,4 @@ $(VENV)/.dev-installed: requirements.txt requirements-train.txt requirements-ray
 	touch $@ $(VENV)/.serve-installed
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache runs
+	rm -rf $(VENV) $(TOOLS) .cache .pytest_cache runs

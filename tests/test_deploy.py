@@ -4,6 +4,8 @@ import json
 import runpy
 import sys
 
+import pytest
+
 from captioner.data import REPO_ROOT
 
 
@@ -46,8 +48,25 @@ def test_app_json_asks_for_a_dyno_the_server_fits():
     assert int(app["env"]["WEB_CONCURRENCY"]["value"]) == 2
 
 
+def pins(name: str) -> dict[str, str]:
+    """``package: version`` for every ``package==version`` line of a requirements file (extras dropped: the
+    compiled files list ``ray[data]``'s extra packages themselves)."""
+    lines = [line.split("#")[0].strip().lower().replace("_", "-") for line in (REPO_ROOT / name).read_text().splitlines()]
+    return {package.split("[")[0]: version for package, version in (line.split("==") for line in lines if "==" in line)}
+
+
 def test_serving_requirements_leave_out_training_libraries():
-    lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
-    packages = {line.split("==")[0].strip().lower() for line in lines if line.strip() and not line.startswith("#")}
-    assert packages == {"flask", "gunicorn", "numpy", "pillow", "h5py", "onnxruntime", "tqdm", "flask-cors",
-                        "flask-swagger-ui", "pillow-heif"}
+    assert set(pins("requirements.in")) == {"flask", "gunicorn", "numpy", "pillow", "pillow-heif", "h5py",
+                                            "onnxruntime", "tqdm", "flask-cors", "flask-swagger-ui"}
+    assert not {"tensorflow", "tensorflow-cpu", "keras", "torch", "ray"} & set(pins("requirements.txt"))
+
+
+@pytest.mark.parametrize("name", ["requirements", "requirements-train", "requirements-ray", "requirements-dev"])
+def test_each_compiled_file_pins_its_in_file_and_agrees_with_the_dev_set(name):
+    """requirements*.txt come from requirements*.in (make requirements): direct pins as written there, every
+    indirect one pinned too, and one version of each package across the files, so tests run what deploys."""
+    direct, compiled, everything = pins(f"{name}.in"), pins(f"{name}.txt"), pins("requirements-dev.txt")
+    public = {p: v.split("+")[0] for p, v in compiled.items()}  # torch==2.13.0 resolves to the 2.13.0+cpu build
+    assert {p: public.get(p) for p in direct} == direct
+    assert {p: everything.get(p) for p in compiled} == compiled
+    assert "werkzeug" in pins("requirements.txt")  # an indirect dependency the app relies on is pinned
