@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -241,3 +242,30 @@ def test_several_photos_fill_a_table_and_download_as_formula_safe_csv(browser, d
     assert rows[0] == ["image", "alt_text", "error"]
     assert rows[1] == ["'=HYPERLINK(evil).jpg", cells[0], ""]  # no formula from a file name
     assert rows[2][0] == "notes.jpg" and rows[2][1] == "" and "not an image" in rows[2][2]
+
+
+AXE = Path(os.environ.get("AXE_CORE", REPO_ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"))
+
+
+def axe_violations(page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)" for v in found]
+
+
+def test_the_page_passes_an_axe_core_accessibility_audit_in_every_state(browser, dev_server, photos):
+    if not AXE.is_file():
+        pytest.skip(f"axe-core not found at {AXE}: npm install --prefix .cache/npm axe-core (CI's .ci/run does)")
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800})  # to inject axe
+    page = context.new_page()
+    page.goto(dev_server)
+    assert axe_violations(page) == [], "the empty page"
+    page.set_input_files("#image", str(photos[0]))
+    page.click("#submit")
+    page.wait_for_selector("#words button", timeout=60_000)
+    assert axe_violations(page) == [], "a captioned photo"
+    page.set_input_files("#image", [str(photos[1]), str(photos[2])])
+    page.click("#submit")
+    expect()(page.locator("#batch-status")).to_have_text("Captioned 2 photos.", timeout=60_000)
+    assert axe_violations(page) == [], "a table of captions"
+    context.close()
