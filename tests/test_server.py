@@ -219,29 +219,49 @@ def test_a_slow_answer_for_an_old_photo_never_draws_over_the_new_one(browser, de
     assert page.locator("#explain-status").is_hidden()
 
 
-def test_several_photos_fill_a_table_and_download_as_formula_safe_csv(browser, dev_server, photos):
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+def heic_of(path: Path) -> bytes:
+    """A photo as an iPhone would send it: HEIC."""
+    import io
+
+    from PIL import Image
+
+    from captioner.images import read_heif
+
+    read_heif()
+    buffer = io.BytesIO()
+    Image.open(path).save(buffer, "HEIF", quality=80)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_ten_photos_fill_a_table_and_download_as_formula_safe_csv(browser, dev_server, photos, viewport):
     import csv
     import io
 
-    page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = browser.new_page(viewport=VIEWPORTS[viewport], accept_downloads=True)
     page.goto(dev_server)
     files = [{"name": "=HYPERLINK(evil).jpg", "mimeType": "image/jpeg", "buffer": photos[0].read_bytes()},
              {"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"},
-             {"name": photos[1].name, "mimeType": "image/jpeg", "buffer": photos[1].read_bytes()}]
+             {"name": "IMG_0001.HEIC", "mimeType": "image/heic", "buffer": heic_of(photos[1])}]
+    files += [{"name": p.name, "mimeType": "image/jpeg", "buffer": p.read_bytes()} for p in photos[2:9]]
     page.set_input_files("#image", files=files)
-    assert page.locator("#batch-table tbody tr").count() == 3 and page.locator("#result").is_hidden()
+    assert page.locator("#batch-table tbody tr").count() == 10 and page.locator("#result").is_hidden()
     page.click("#submit")
-    expect()(page.locator("#batch-status")).to_have_text("Captioned 3 photos.", timeout=60_000)
+    expect()(page.locator("#batch-status")).to_have_text("Captioned 10 photos.", timeout=120_000)
     cells = page.locator("#batch-table tbody tr td:nth-child(3)").all_text_contents()
-    assert cells[0].endswith(".") and cells[2].endswith(".") and "not an image" in cells[1], cells
-    assert page.locator("#batch-table tbody button").count() == 2  # a copy button for each caption
-    page.screenshot(path=str(ARTIFACTS / "browser-batch.png"), full_page=True)
+    assert "not an image" in cells[1] and all(c.endswith(".") for i, c in enumerate(cells) if i != 1), cells
+    assert page.locator("#batch-table tbody button").count() == 9  # a copy button for each caption
+    page.screenshot(path=str(ARTIFACTS / f"browser-batch-{viewport}.png"), full_page=True)
     with page.expect_download() as download:
         page.click("#download")
     rows = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
-    assert rows[0] == ["image", "alt_text", "error"]
+    assert rows[0] == ["image", "alt_text", "error"] and len(rows) == 11
     assert rows[1] == ["'=HYPERLINK(evil).jpg", cells[0], ""]  # no formula from a file name
     assert rows[2][0] == "notes.jpg" and rows[2][1] == "" and "not an image" in rows[2][2]
+    assert rows[3] == ["IMG_0001.HEIC", cells[2], ""]  # the phone's HEIC, captioned like the rest
 
 
 AXE = Path(os.environ.get("AXE_CORE", REPO_ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"))
@@ -253,13 +273,19 @@ def axe_violations(page) -> list[str]:
     return [f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)" for v in found]
 
 
-def test_the_page_passes_an_axe_core_accessibility_audit_in_every_state(browser, dev_server, photos):
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_page_passes_an_axe_core_accessibility_audit_in_every_state(browser, dev_server, photos, viewport):
     if not AXE.is_file():
         pytest.skip(f"axe-core not found at {AXE}: npm install --prefix .cache/npm axe-core (CI's .ci/run does)")
-    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800})  # to inject axe
+    context = browser.new_context(bypass_csp=True, viewport=VIEWPORTS[viewport])  # bypass: to inject axe
     page = context.new_page()
     page.goto(dev_server)
     assert axe_violations(page) == [], "the empty page"
+    page.click(".advanced summary")
+    page.set_input_files("#image", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"nope"}])
+    page.click("#submit")
+    expect()(page.locator("#error")).to_be_visible()
+    assert axe_violations(page) == [], "an error, with the options open"
     page.set_input_files("#image", str(photos[0]))
     page.click("#submit")
     page.wait_for_selector("#words button", timeout=60_000)
