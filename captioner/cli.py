@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(guide, encoder=False)
     guide.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     guide.add_argument("--out", type=Path, help="write the dev figures behind each choice as JSON here")
+    guide.add_argument("--no-probe", nargs="+", default=[], metavar="CONCEPT",
+                       help="fit no probe for these concepts: they are named only where the ImageNet layer sees them "
+                            "(the novel-object experiment without any Flickr8k label of them)")
     guide.set_defaults(run=run_guide)
 
     export = commands.add_parser("export", help="write the ONNX encoder the lean runtime serves, checked against Keras")
@@ -213,7 +216,14 @@ def run_guide(args) -> int:
     from .fit_guidance import choose_guidance, write_objects
     from .io import write_atomically
 
-    recogniser = write_objects(args.model, args.data, args.cache)
+    from .concepts import OBJECT_GROUPS
+
+    unknown = sorted(set(args.no_probe) - set(OBJECT_GROUPS) | ({"person"} & set(args.no_probe)))
+    if unknown:
+        raise CaptionerError(f"--no-probe: cannot leave out {', '.join(unknown)} (choose from: "
+                             f"{', '.join(c for c in OBJECT_GROUPS if c != 'person')})")
+    recogniser = write_objects(args.model, args.data, args.cache,
+                               concepts=[c for c in OBJECT_GROUPS if c not in args.no_probe])
     print(f"wrote {args.model / 'objects.npz'}: the ImageNet classifier and {len(recogniser.concepts)} concept probes")
     chosen = choose_guidance(args.model, args.data, args.cache)
     guidance = chosen["guidance"]

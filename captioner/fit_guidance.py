@@ -21,7 +21,7 @@ from .features import extract_features
 from .guide import Guidance, fit_calibration
 from .model_folder import OBJECTS_FILE, load_card, write_card
 from .objects import ObjectRecogniser, fit_concept_probes, imagenet_classifier
-from .pipeline import split_images
+from .pipeline import split_images, without_concepts
 from .serving import CaptionResult, Captioner
 from .text import clean_caption
 
@@ -45,8 +45,9 @@ class SplitData:
 
 
 def split_data(captioner: Captioner, data: CaptionSet, split: str, cache_dir: Path | None = None,
-               limit: int | None = None) -> SplitData:
-    names = split_images(data, split, limit)
+               limit: int | None = None, leave_out: Sequence[str] = ()) -> SplitData:
+    """A split's cached features and references; ``leave_out`` drops the photos naming those concepts."""
+    names = without_concepts(split_images(data, split, limit), data.captions, leave_out)
     features = extract_features(captioner.encoder, {n: data.image_path(n) for n in names}, cache_dir, progress=False)
     names = [n for n in names if n in features]
     return SplitData(names, np.stack([features[n] for n in names]), {n: data.captions[n] for n in names})
@@ -123,13 +124,16 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
                     record: bool = True, limit: int | None = None) -> dict:
     """Choose the thresholds on dev, fit the calibration there, and record them as the card's ``guidance``.
 
+    A decoder trained without some concepts (``train --hold-out``) is tuned on the dev photos without them.
     Bans and tags act photo by photo, so three decodings of dev give every threshold's captions: plain, with
     person words banned everywhere, and guided at the lowest tag threshold with the chosen person threshold.
     """
     from .evaluate import score_captions
 
     captioner = Captioner(model_dir)
-    dev = split_data(captioner, load_captions(data_root), "dev", cache_dir, limit)
+    # A decoder trained without some concepts is tuned without them too (the novel-object protocol).
+    held_out = captioner.card.get("data", {}).get("held_out_concepts", [])
+    dev = split_data(captioner, load_captions(data_root), "dev", cache_dir, limit, leave_out=held_out)
     references = [dev.references[n] for n in dev.names]
     named = dev.named
     plain = decode_with(captioner, dev, Guidance(tag_threshold=2.0, person_threshold=0.0))  # no tag, no ban
@@ -148,8 +152,7 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
     lowest = LOWEST_TAG_THRESHOLD
     everywhere = decode_with(captioner, dev, Guidance(tag_threshold=lowest, person_threshold=person_threshold))
     unguided = per_photo(people < person_threshold, banned_everywhere, plain)
-    tag_probability = np.array([max((o.probability for o in r.guidance.objects if o.kind != "person"), default=0.0)
-                                for r in everywhere])
+    tag_probability = np.array([r.guidance.tried.probability if r.guidance.tried else 0.0 for r in everywhere])
     base = {**score_captions(dict(zip(dev.names, [r.caption for r in unguided])), dev.references, meteor=False),
             **chair([r.caption for r in unguided], named)}
     tag_rows, served_at = [], {}

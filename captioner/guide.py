@@ -2,7 +2,8 @@
 
 The decoder learned its words from 6,000 Flickr8k photos, mostly of people and dogs; the encoder's classifier
 and the concept probes (:mod:`captioner.objects`) know far more. Three rules, each with a threshold chosen on
-the dev split (``scripts/guidance_experiment.py``) and recorded in the model card's ``guidance``:
+the dev split (``python -m captioner guide``, :mod:`captioner.fit_guidance`) and recorded in the model card's
+``guidance``:
 
 1. **Tags.** The most probable thing (a concept probe's or an ImageNet word's probability, at least
    ``tag_threshold``) must be named: when the plain caption does not, constrained beam search (Anderson et
@@ -98,13 +99,12 @@ class Guide:
         return mask
 
     def tag(self, objects: list[RecognisedObject], threshold: float) -> Tag | None:
-        """The photo's most probable thing other than a person, if at least ``threshold`` probable and sayable."""
-        for thing in objects:
-            if thing.kind == "person":
-                continue
+        """The most probable sayable thing other than a person, if it is at least ``threshold`` probable."""
+        for thing in objects:  # most probable first
             if thing.probability < threshold:
                 return None
-            return self.sayable(thing)
+            if thing.kind != "person" and (tag := self.sayable(thing)) is not None:
+                return tag
         return None
 
     def sayable(self, thing: RecognisedObject) -> Tag | None:
@@ -156,12 +156,14 @@ class GuidedCaption:
     """What guidance adds to a caption: the things seen, the tag named (if any), how sure it is."""
 
     objects: list[RecognisedObject] = field(default_factory=list)
-    tag: Tag | None = None
+    tag: Tag | None = None  # the tag the caption names; None also where the search could not say the one tried
     guided: bool = False  # the plain caption did not name the tag; the constrained search made it
     person_probability: float = 0.0
     confidence: float = 1.0
     unsure: bool = False
     evidence: tuple[float, ...] = ()  # what the confidence weighed (Guide.confidence_inputs); calibration refits on it
+    tried: Tag | None = None  # the tag chosen before the search, named or not
+    ids: tuple[int, ...] = ()  # the best caption as the decoder said it (a stand-in word, not the tag's word)
 
 
 def fit_calibration(inputs: np.ndarray, correct: np.ndarray, l2: float = 1.0) -> tuple[float, ...]:

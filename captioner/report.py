@@ -121,6 +121,42 @@ def decoding_table(results: Sequence[dict]):
     return pd.DataFrame(rows).round(3)
 
 
+def plot_reliability(reliability: dict):
+    """The reliability diagram: each confidence bin's share of correct captions against its mean confidence."""
+    import matplotlib.pyplot as plt
+
+    bins = reliability["bins"]
+    figure, axis = plt.subplots(figsize=(4, 4))
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
+    axis.plot([b["confidence"] for b in bins], [b["correct"] for b in bins], "o-", label="dev (cross-validated)")
+    for b in bins:
+        axis.annotate(str(b["photos"]), (b["confidence"], b["correct"]), textcoords="offset points", xytext=(4, -10),
+                      fontsize=7)
+    axis.set(xlabel="confidence", ylabel="share correct", xlim=(0, 1), ylim=(0, 1),
+             title=f"ECE {reliability['ece']:.3f}")
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    return figure
+
+
+def threshold_table(rows: Sequence[dict]):
+    """The thresholds tried on dev (``choose_guidance``'s person or tag rows), as a pandas DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame(rows).round(3)
+
+
+def concept_table(results: dict[str, dict], concepts: Sequence[str]):
+    """Each concept's F1 (DCC's measure) under each labelled evaluation result, with the mean and spread."""
+    import pandas as pd
+
+    table = pd.DataFrame({label: {c: r["concepts"].get(c, {}).get("f1") for c in concepts}
+                          for label, r in results.items()})
+    table.insert(0, "test photos", [next(iter(results.values()))["concepts"].get(c, {}).get("photos") for c in concepts])
+    summary = pd.DataFrame({"mean": table.iloc[:, 1:].mean(), "std": table.iloc[:, 1:].std()}).T
+    return pd.concat([table, summary]).round(3)
+
+
 def best_and_worst(per_image: dict[str, dict], count: int = 3) -> tuple[list[str], list[str]]:
     """The photos with the highest and the lowest per-image CIDEr."""
     ranked = sorted(per_image, key=lambda n: per_image[n]["cider"])

@@ -215,7 +215,8 @@ class Captioner:
             described.append(CaptionResult(source, [(" ".join(guide.words(c.ids, tag)), c.log_prob) for c in candidates],
                                            guidance=GuidedCaption(objects[i], tag, guided_here, float(people[i]),
                                                                   confidence, confidence < guidance.confidence_threshold,
-                                                                  tuple(map(float, evidence)))))
+                                                                  tuple(map(float, evidence)), tags[i],
+                                                                  tuple(best.ids))))
         return described
 
     def search_settings(self, beam_size: int | None, length_penalty: float | None) -> tuple[int, float]:
@@ -253,10 +254,12 @@ class Captioner:
             started = time.perf_counter()
             pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
             features = self.encoder.encode(pixels[None])
-            search = self.search_settings(beam_size, None)
-            best = beam_search(self.decoder, features, self.vocab.max_length, *search)[0][0]
-            words = self.vocab.decode(best.ids)
-            explanation = explain(self.encoder, self.decoder, pixels, features, best.ids, words, grid)
+            # The caption the page shows (guided, where the model can be): its words as shown, the decoder's own
+            # words (a stand-in where the shown word is one it never learned) to score.
+            result = self.describe_features(features, ["<bytes>"], beam_size)[0]
+            words = result.caption.split() if result.caption else []
+            ids = list(result.guidance.ids) if result.guidance is not None else self.vocab.encode(words)[1:-1]
+            explanation = explain(self.encoder, self.decoder, pixels, features, ids, words, grid)
         return {
             "caption": " ".join(words),
             "words": words,

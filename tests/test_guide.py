@@ -120,3 +120,13 @@ def test_the_guidance_chosen_on_dev_serves_the_captions_it_was_scored_on(tmp_pat
     served = captioner.describe_features(dev.features, dev.names)
     assert {r.source: r.caption for r in served} == chosen["served_dev"]
     assert 0.0 <= chosen["reliability"]["ece"] <= 1.0 and len(chosen["served_dev"]) == 40
+
+
+def test_the_word_maps_explain_the_caption_shown_even_a_word_the_decoder_never_learned(captioner, flickr8k_root):
+    lion = next(i for i, c in enumerate(imagenet_words()["classes"]) if c["word"] == "lion")
+    make_certain(captioner, lion)
+    photo = (flickr8k_root / "Images" / DOG_PHOTO).read_bytes()
+    shown = captioner.caption_image(photo)["caption"]
+    explanation = captioner.explain_image(photo, grid=2)
+    assert explanation["words"] == shown.split() and "lion" in shown.split()
+    assert len(explanation["heatmaps"]) == len(explanation["words"])
