@@ -40,6 +40,7 @@ $(VENV)/.serve-installed: requirements.txt | $(BIN)/python
 
 $(VENV)/.dev-installed: requirements.txt requirements-train.txt requirements-ray.txt requirements-dev.txt | $(BIN)/python
 	$(PIP) -r requirements-dev.txt
+	$(PIP) --no-deps --editable .  # the package itself, so benchmarks/, experiments/ and tools/ import it as is
 	touch $@ $(VENV)/.serve-installed
 
 clean:

@@ -241,7 +241,7 @@ def read_uploads() -> tuple[list[tuple[str, bytes]], int]:
     A photo comes as the multipart form field ``image`` (what a browser's form sends; repeated, up to
     MAX_PHOTOS), or as the whole body with an ``image/*`` or ``application/octet-stream`` content type
     (``curl --data-binary``), its options then in the query string. The raw body spares parsing a form:
-    1.1-1.5 ms per request here (``scripts/bench_serving.py``).
+    1.1-1.5 ms per request here (``benchmarks/bench_serving.py``).
     """
     with stalled_upload_is_408():
         if request.mimetype.startswith("image/") or request.mimetype == "application/octet-stream":

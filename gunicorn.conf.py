@@ -19,7 +19,7 @@ import captioner  # noqa: F401  (first, before anything imports NumPy: it sets t
 # not buffer request bodies). With threads, a stalled upload ties up a thread; the photos' work itself runs
 # at most two at a time per worker (captioner.serving.PHOTOS_AT_ONCE), so memory stays bounded. Eight
 # threads: a worker still has free ones when several stalled clients land on it. Measured at concurrency 8
-# (scripts/bench_workers.py): 38.0 requests/s against 38.6 for sync workers, and with four stalled uploads
+# (benchmarks/bench_workers.py): 38.0 requests/s against 38.6 for sync workers, and with four stalled uploads
 # the others are answered in 0.05 s instead of not at all.
 worker_class = "gthread"
 threads = 8

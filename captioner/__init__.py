@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # NumPy's OpenBLAS starts one busy-waiting thread per core. The decoder's small matrix products gain
 # nothing from them, and they take the cores from ONNX Runtime and from the other gunicorn worker: with two
-# workers under load, 10 requests/s with them, 53 without (scripts/load_test.py). Effective when this
+# workers under load, 10 requests/s with them, 53 without (benchmarks/load_test.py). Effective when this
 # package is imported before NumPy, as in app.py, the CLI and gunicorn.conf.py.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 

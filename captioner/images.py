@@ -94,7 +94,7 @@ def as_training_copy(image: Image.Image, resample: int = Image.HAMMING,
 
     Serving a full-size photo straight at the encoder's size gave other features than its 224-pixel copy
     (relative distance 0.38 on the 16 full-size photos in ../shared/photos; the same caption for 9 of them);
-    made a copy first, 0.10 and 13 of 16 (``scripts/skew_experiment.py``). A photo that already is 224x224,
+    made a copy first, 0.10 and 13 of 16 (``experiments/skew_experiment.py``). A photo that already is 224x224,
     as every training photo is, is left as it is, so training features do not change. ``resample`` and
     ``quality`` (None: no JPEG) are there for that experiment, which tries the others.
     """

@@ -54,7 +54,7 @@ class NumpyMergeDecoder:
 
     An ensemble's decoders are stacked along a leading axis, so each step is the same handful of NumPy
     calls whatever their number (looping over three separate decoders spent a third of a greedy caption's
-    decoding time in Python: 8.3 -> 5.7 ms per photo here, ``scripts/measure_decoding.py``). Their
+    decoding time in Python: 8.3 -> 5.7 ms per photo here, ``benchmarks/measure_decoding.py``). Their
     next-word distributions are averaged, as :class:`captioner.decode.EnsembleStepper` averages any
     steppers'.
     """

@@ -3,7 +3,7 @@
 EfficientNet-Lite's 1,000-class classifier is one dense layer over the 1280 pooled features the decoder
 reads, so it runs in NumPy on those features: no second pass through the encoder. Its classes are
 summed into plain words (120 dog breeds are one "dog"; ``resources/imagenet_words.json``, made from WordNet
-by ``scripts/make_imagenet_words.py``). ImageNet has no class for a person, and Flickr8k's things are often
+by ``tools/make_imagenet_words.py``). ImageNet has no class for a person, and Flickr8k's things are often
 small parts of a scene, so logistic probes over the same features, one per concept of
 :data:`captioner.concepts.OBJECT_GROUPS` (person, dog, bicycle, ...), fitted on the training photos' labels
 (does a caption name it?), say how likely each is: DCC's lexical classifiers (Hendricks et al., CVPR 2016).

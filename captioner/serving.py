@@ -34,7 +34,7 @@ from .text import Vocabulary
 # but decoding and encoding are bound by CPU and memory: each photo in flight holds its pixels and the
 # encoder's buffers. One at a time, a worker that had accepted more of the requests queued them while the
 # other sat idle: 34.6 requests/s at concurrency 8, against 38.6 for sync workers; two at a time, 38.0; no
-# limit, 38.8 (scripts/bench_workers.py, docs/operations.md).
+# limit, 38.8 (benchmarks/bench_workers.py, docs/operations.md).
 PHOTOS_AT_ONCE = 2
 
 

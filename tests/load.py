@@ -1,6 +1,6 @@
 """A bounded load on a running server: many clients at once, captions with explanations mixed in.
 
-Shared by ``tests/test_load.py`` (CI) and ``scripts/load_test.py`` (the figures in docs/operations.md). Every
+Shared by ``tests/test_load.py`` (CI) and ``benchmarks/load_test.py`` (the figures in docs/operations.md). Every
 request is counted in latency (which includes time queued behind others); the server's memory is read from
 /proc: each worker's resident memory after the warm-up and at the end, its peak (VmHWM), and the master's.
 """

@@ -35,7 +35,7 @@ def test_answering_a_request_imports_no_tensorflow(photos):
 # Everything a request or a batch job imports: it must run on requirements.txt alone.
 SERVING_SIDE = ["app", "captioner.serving", "captioner.model_folder", "captioner.alttext", "captioner.alttext_ray",
                 "captioner.explain", "captioner.images", "captioner.numpy_decoder", "captioner.decode",
-                "captioner.evaluate"]
+                "captioner.evaluate", "captioner.guide", "captioner.objects", "captioner.concepts"]
 
 
 def test_the_serving_side_imports_and_captions_with_tensorflow_made_unimportable():

@@ -1,6 +1,6 @@
 """This project's serving against the seed projects' way of serving, side by side over HTTP.
 
-    .venv/bin/python scripts/bench_serving.py [--requests 100] [--baseline-requests 20]
+    .venv/bin/python -m benchmarks.bench_serving [--requests 100] [--baseline-requests 20]
 
 (a) This project: gunicorn + the app with the shipped model (ONNX encoder, NumPy decoder), greedy,
     beam 3, and the search its model card records (the app's default); greedy and beam 3 both with the
@@ -23,14 +23,11 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.data import REPO_ROOT, default_data_root  # noqa: E402
-from captioner.model import load_card  # noqa: E402
+from captioner.data import REPO_ROOT, default_data_root
+from captioner.model import load_card
 
 BASELINE_WORDS = 12
 
@@ -131,7 +128,7 @@ def main() -> None:
     # The seed projects never limited OpenBLAS's threads (this package does, on import): give the baseline
     # OpenBLAS's own default, one per core.
     baseline_env = {"OPENBLAS_NUM_THREADS": str(os.cpu_count())}
-    base = start_server([sys.executable, __file__, "--serve-baseline", str(base_port)], baseline_env, base_port,
+    base = start_server([sys.executable, "-m", "benchmarks.bench_serving", "--serve-baseline", str(base_port)], baseline_env, base_port,
                         timeout=180)
     try:
         url = f"http://127.0.0.1:{base_port}"

@@ -1,7 +1,7 @@
 """Make ``captioner/resources/imagenet_words.json``: a plain word for each of ImageNet's 1,000 classes.
 
     apt-get install wordnet-base   # WordNet 3.0, whose noun synsets ImageNet's classes are
-    .venv/bin/python scripts/make_imagenet_words.py [--wordnet /usr/share/wordnet] [--check]
+    .venv/bin/python -m tools.make_imagenet_words [--wordnet /usr/share/wordnet] [--check]
 
 A caption says "a dog", not "a Staffordshire bullterrier". Each class is walked up WordNet's hypernyms,
 nearest first, to the first synset one of whose lemmas is a basic-level word (Rosch's level people name
@@ -160,7 +160,7 @@ def build(wordnet_folder: Path) -> dict:
         similar[word] = [other for score, other in sorted(others, key=lambda x: (-x[0], x[1]))[:40]]
     return {
         "about": "A plain word for each ImageNet-1k class (index order) from WordNet 3.0 hypernyms; made by "
-                 "scripts/make_imagenet_words.py. 'similar': other words, nearest first (Wu-Palmer).",
+                 "tools/make_imagenet_words.py. 'similar': other words, nearest first (Wu-Palmer).",
         "classes": rows,
         "similar": similar,
     }

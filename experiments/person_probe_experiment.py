@@ -1,6 +1,6 @@
 """Experiment: which person probe invents fewest people at the person-word ban's threshold.
 
-    .venv/bin/python scripts/person_probe_experiment.py [--model model] [--still-named 0.97 0.955]
+    .venv/bin/python -m experiments.person_probe_experiment [--model model] [--still-named 0.97 0.955]
 
 The ban (:mod:`captioner.guide`) removes person words from the search where the person probe is below its
 threshold. The shipped probe learned "any of the photo's five references names a person"; but a caption should
@@ -14,20 +14,17 @@ by photo, so two decodings of dev (plain, and banned everywhere) give every prob
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.concepts import names_person  # noqa: E402
-from captioner.data import load_captions  # noqa: E402
-from captioner.fit_guidance import decode_with, people_figures, per_photo, split_data  # noqa: E402
-from captioner.guide import Guidance  # noqa: E402
-from captioner.objects import PROBE_L2, _sigmoid, fit_logistic  # noqa: E402
-from captioner.serving import Captioner  # noqa: E402
-from captioner.text import clean_caption  # noqa: E402
+from captioner.concepts import names_person
+from captioner.data import load_captions
+from captioner.fit_guidance import decode_with, people_figures, per_photo, split_data
+from captioner.guide import Guidance
+from captioner.objects import PROBE_L2, _sigmoid, fit_logistic
+from captioner.serving import Captioner
+from captioner.text import clean_caption
 
 
 def person_share(references: dict[str, list[str]], names: list[str]) -> np.ndarray:

@@ -1,6 +1,6 @@
 """A gunicorn worker's memory through captions and explanations, step by step, as the Procfile runs it.
 
-    .venv/bin/python scripts/measure_memory.py [--model model/]
+    .venv/bin/python -m benchmarks.measure_memory [--model model/]
 
 One worker serves the model; one client sends, in order: five captions of full-size photos, the page's
 default explanation, one at the largest grid, then captions and largest-grid explanations of 40-megapixel
@@ -20,11 +20,9 @@ from pathlib import Path
 import requests
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.data import REPO_ROOT  # noqa: E402
-from tests.servers import children, peak_rss_mb, rss_mb, start_gunicorn, stop_server  # noqa: E402
-from tests.uploads import encode, large_photos  # noqa: E402
+from captioner.data import REPO_ROOT
+from tests.servers import children, peak_rss_mb, rss_mb, start_gunicorn, stop_server
+from tests.uploads import encode, large_photos
 
 MAX_GRID = 12
 

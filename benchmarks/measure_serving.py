@@ -1,6 +1,6 @@
 """Measure what serving costs: installed size of requirements.txt, and the server's memory under use.
 
-    .venv/bin/python scripts/measure_serving.py [--requests 200] [--workers 1] [--skip-install]
+    .venv/bin/python -m benchmarks.measure_serving [--requests 200] [--workers 1] [--skip-install]
 
 1. Installs requirements.txt alone into a fresh virtual environment under /tmp and reports its size
    (what Heroku installs into the slug, before compression).
@@ -21,10 +21,8 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.data import REPO_ROOT  # noqa: E402
-from tests.servers import children, free_port, procfile_command, rss_mb, start_server, stop_server  # noqa: E402
+from captioner.data import REPO_ROOT
+from tests.servers import children, free_port, procfile_command, rss_mb, start_server, stop_server
 
 
 def installed_size_mb(requirements: Path) -> float:

@@ -1,6 +1,6 @@
 """Score one trained model on a split under several decoding settings (beam width x length penalty).
 
-    .venv/bin/python scripts/sweep_decoding.py runs/NAME --split dev --beams 1 3 5 --penalties 0 0.5 1
+    .venv/bin/python -m experiments.sweep_decoding runs/NAME --split dev --beams 1 3 5 --penalties 0 0.5 1
 
 The model, its encoder and the cached features load once; each setting decodes the whole split and is
 scored with the coco-caption toolkit. Choose settings on the dev split, report on test.
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.evaluate import evaluate_model, format_scores  # noqa: E402
-from captioner.serving import Captioner  # noqa: E402
+from captioner.evaluate import evaluate_model, format_scores
+from captioner.serving import Captioner
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Experiment: distil the shipped ensemble's decoders into one decoder (one-third of the decoding time).
 
-    .venv/bin/python scripts/distil_experiment.py [--teachers model] [--out runs/distil_scratch_w08]
+    .venv/bin/python -m experiments.distil_experiment [--teachers model] [--out runs/distil_scratch_w08]
         [--teacher-weight 0.8] [--learning-rate 1e-3] [--epochs 20] [--batch-size 64] [--teacher-count N]
 
 The teachers' averaged next-word distributions (top 16 words) at every prefix of every training caption
@@ -15,17 +15,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shutil
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.evaluate import evaluate_model, format_scores  # noqa: E402
-from captioner.features import load_cached  # noqa: E402
-from captioner.model import (  # noqa: E402
+from captioner.evaluate import evaluate_model, format_scores
+from captioner.features import load_cached
+from captioner.model import (
     ModelConfig, TrainConfig, caption_examples, load_model, model_card, save_model, write_card,
 )
-from captioner.pipeline import distil, load_captions, split_images, student_config, tokenize  # noqa: E402
+from captioner.pipeline import distil, load_captions, split_images, student_config, tokenize
 
 
 def main() -> None:

@@ -1,22 +1,19 @@
 """Score an ensemble of trained decoders that share one encoder: their next-word probabilities averaged.
 
-    .venv/bin/python scripts/eval_ensemble.py runs/A runs/B [...] --split dev --beam 3 --penalty 0
+    .venv/bin/python -m experiments.eval_ensemble runs/A runs/B [...] --split dev --beam 3 --penalty 0
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner import CaptionerError  # noqa: E402
-from captioner.model import decoder_weight_files  # noqa: E402
-from captioner.numpy_decoder import NumpyMergeDecoder  # noqa: E402
-from captioner.evaluate import evaluate_model, format_scores  # noqa: E402
-from captioner.serving import Captioner  # noqa: E402
+from captioner import CaptionerError
+from captioner.model import decoder_weight_files
+from captioner.numpy_decoder import NumpyMergeDecoder
+from captioner.evaluate import evaluate_model, format_scores
+from captioner.serving import Captioner
 
 
 def main() -> None:

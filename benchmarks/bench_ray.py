@@ -1,6 +1,6 @@
 """Batch alt text: the single-process CLI against the Ray engine, on the same photos and the same cores.
 
-    .venv/bin/python scripts/bench_ray.py [--photos 1000] [--rounds 2] [--beam 1] [--price 0.357]
+    .venv/bin/python -m benchmarks.bench_ray [--photos 1000] [--rounds 2] [--beam 1] [--price 0.357]
 
 Copies the first N Flickr8k photos into a temporary folder, then, taking turns for ``--rounds``:
 (a) ``python -m captioner caption -r DIR --out FILE.jsonl`` (one process, its start-up included);
@@ -25,10 +25,8 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.data import REPO_ROOT, default_data_root  # noqa: E402
-from tests.servers import free_port, rss_mb  # noqa: E402
+from captioner.data import REPO_ROOT, default_data_root
+from tests.servers import free_port, rss_mb
 
 CLI = [sys.executable, "-m", "captioner", "caption"]
 CPUS = 2

@@ -1,6 +1,6 @@
 """Epoch time of the classic merge recipe against this project's teacher forcing, on the same data.
 
-    .venv/bin/python scripts/bench_training.py [--images 1000] [--encoder efficientnet_lite2]
+    .venv/bin/python -m benchmarks.bench_training [--images 1000] [--encoder efficientnet_lite2]
 
 The classic recipe (Brownlee's tutorial and its descendants) expands every caption into one sample per
 word: (padded prefix, next word), and its LSTM returns only its last state. Teacher forcing feeds each
@@ -11,20 +11,16 @@ each trains one warm-up epoch, then one timed epoch, on the same images' cached 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.data import load_captions  # noqa: E402
-from captioner.features import load_cached  # noqa: E402
-from captioner.model import build_model, caption_examples, make_dataset  # noqa: E402
-from captioner.pipeline import tokenize  # noqa: E402
-from captioner.text import Vocabulary  # noqa: E402
+from captioner.data import load_captions
+from captioner.features import load_cached
+from captioner.model import build_model, caption_examples, make_dataset
+from captioner.pipeline import tokenize
+from captioner.text import Vocabulary
 
 
 def classic_model(vocab_size: int, feature_size: int, max_length: int, units: int = 256):

@@ -1,6 +1,6 @@
 """Experiment: EfficientNet-Lite2 fed 224x224 pixels instead of its native 260x260.
 
-    .venv/bin/python scripts/input_size_experiment.py [--size 224] [--out runs/lite2_224]
+    .venv/bin/python -m experiments.input_size_experiment [--size 224] [--out runs/lite2_224]
 
 The Flickr8k copies in ../shared are 224x224, so at 260 the encoder sees them upsampled: no detail is
 gained, and the encoder (most of a greedy request's time) does (260/224)^2 = 1.35x the work. This trains
@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner import efficientnet_lite, encoders  # noqa: E402
-from captioner.evaluate import evaluate_model, format_scores  # noqa: E402
-from captioner.model import TrainConfig  # noqa: E402
-from captioner.pipeline import train_captioner  # noqa: E402
-from captioner.serving import OnnxEncoder  # noqa: E402
+from captioner import efficientnet_lite, encoders
+from captioner.evaluate import evaluate_model, format_scores
+from captioner.model import TrainConfig
+from captioner.pipeline import train_captioner
+from captioner.serving import OnnxEncoder
 
 
 def register(size: int) -> str:

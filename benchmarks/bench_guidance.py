@@ -1,6 +1,6 @@
 """Benchmark: what guided captions and the training-copy input cost a request, against serving without them.
 
-    .venv/bin/python scripts/bench_guidance.py [--model model] [--rounds 5]
+    .venv/bin/python -m benchmarks.bench_guidance [--model model] [--rounds 5]
 
 For each full-size photo in ../shared/photos, in the same process and taking turns photo by photo (so the
 machine's slow spells fall on all alike), it times:
@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.data import default_data_root  # noqa: E402
-from captioner.images import load_rgb, open_image, to_rgb  # noqa: E402
-from captioner.serving import Captioner  # noqa: E402
+from captioner.data import default_data_root
+from captioner.images import load_rgb, open_image, to_rgb
+from captioner.serving import Captioner
 
 
 def timed(work) -> float:

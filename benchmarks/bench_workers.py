@@ -1,6 +1,6 @@
 """Which gunicorn worker class: sync workers against gthread ones, under load and with stalled clients.
 
-    .venv/bin/python scripts/bench_workers.py [--requests 400] [--rounds 2] [--threads 4 8]
+    .venv/bin/python -m benchmarks.bench_workers [--requests 400] [--rounds 2] [--threads 4 8]
 
 Each setting serves the shipped model from gunicorn as the Procfile runs it (two workers), with only the
 worker class (and threads) overridden on the command line. The settings take turns, ``--rounds`` times, so
@@ -18,11 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.data import REPO_ROOT  # noqa: E402
-from tests.load import caption_mix, run_load, stalled_upload  # noqa: E402
-from tests.servers import free_port, procfile_command, start_server, stop_server  # noqa: E402
+from captioner.data import REPO_ROOT
+from tests.load import caption_mix, run_load, stalled_upload
+from tests.servers import free_port, procfile_command, start_server, stop_server
 
 STALLED = 4
 PATIENCE_S = 10  # how long a normal request may wait behind stalled ones before it counts as unanswered

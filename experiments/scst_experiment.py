@@ -1,6 +1,6 @@
 """Experiment: CIDEr fine-tuning, self-critical sequence training (Rennie et al. 2017), of a trained captioner.
 
-    .venv/bin/python scripts/scst_experiment.py runs/lite2_ls_lr --learning-rate 2e-5 --epochs 2 [--out DIR]
+    .venv/bin/python -m experiments.scst_experiment runs/lite2_ls_lr --learning-rate 2e-5 --epochs 2 [--out DIR]
 
 An experiment helper, not part of the pipeline: in the runs tried here it did not beat the model it
 started from on the dev split (README, *Experiments*), so nothing ships from it.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 import warnings
 from collections import Counter
@@ -27,11 +26,9 @@ from typing import Sequence
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.decode import BANNED_IDS, beam_search  # noqa: E402
-from captioner.numpy_decoder import NumpyMergeDecoder  # noqa: E402
-from captioner.text import END_ID, PAD_ID, START_ID  # noqa: E402
+from captioner.decode import BANNED_IDS, beam_search
+from captioner.numpy_decoder import NumpyMergeDecoder
+from captioner.text import END_ID, PAD_ID, START_ID
 
 
 # --- the reward: CIDEr-D ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """A bounded load test on loopback: gunicorn as the Procfile runs it, many clients at once.
 
-    .venv/bin/python scripts/load_test.py [--requests 1000] [--concurrency 8] [--workers 2] [--model model/]
+    .venv/bin/python -m benchmarks.load_test [--requests 1000] [--concurrency 8] [--workers 2] [--model model/]
                                           [--explain-every N] [--grid 6] [--large]
 
 Sends full-size photos from ../shared/photos to POST /api/caption from a pool of client threads, after a
@@ -17,12 +17,10 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.data import REPO_ROOT  # noqa: E402
-from tests.load import Request, caption_mix, run_load  # noqa: E402
-from tests.servers import start_gunicorn, stop_server  # noqa: E402
-from tests.uploads import large_photos  # noqa: E402
+from captioner.data import REPO_ROOT
+from tests.load import Request, caption_mix, run_load
+from tests.servers import start_gunicorn, stop_server
+from tests.uploads import large_photos
 
 
 def main() -> None:

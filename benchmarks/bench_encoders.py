@@ -1,6 +1,6 @@
 """Benchmark the image encoders on this machine: batch throughput and single-photo latency.
 
-    .venv/bin/python scripts/bench_encoders.py [--encoders efficientnet_lite0 efficientnet_lite2] [--images 256]
+    .venv/bin/python -m benchmarks.bench_encoders [--encoders efficientnet_lite0 efficientnet_lite2] [--images 256]
 
 Throughput decodes Flickr8k's 224x224 JPEGs and encodes them in batches of 32, as feature extraction
 does. Latency decodes one full-size photo from ../shared/photos and encodes it, as serving does; the
@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.data import REPO_ROOT, default_data_root  # noqa: E402
-from captioner.encoders import build_encoder  # noqa: E402
-from captioner.images import load_rgb  # noqa: E402
+from captioner.data import REPO_ROOT, default_data_root
+from captioner.encoders import build_encoder
+from captioner.images import load_rgb
 
 
 def throughput(encoder, paths: list[Path], batch_size: int = 32) -> float:

@@ -1,6 +1,6 @@
 """Decoding time per photo: the shipped decoders stacked in one NumPy decoder, against one loop per decoder.
 
-    .venv/bin/python scripts/measure_decoding.py [--model model] [--rounds 3]
+    .venv/bin/python -m benchmarks.measure_decoding [--model model] [--rounds 3]
 
 Both run in this process, on the same features of the full-size photos in ../shared/photos, greedy and
 with beam search. The encoder runs on a photo before each decode, as in a request, so the decoders'
@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.data import REPO_ROOT  # noqa: E402  (the package first: it limits NumPy's threads as serving does)
-from captioner.decode import EnsembleStepper, beam_search  # noqa: E402
-from captioner.images import load_rgb  # noqa: E402
-from captioner.model import decoder_weight_files  # noqa: E402
-from captioner.numpy_decoder import NumpyMergeDecoder  # noqa: E402
-from captioner.serving import Captioner  # noqa: E402
+from captioner.data import REPO_ROOT  # the package first: it limits NumPy's threads as serving does
+from captioner.decode import EnsembleStepper, beam_search
+from captioner.images import load_rgb
+from captioner.model import decoder_weight_files
+from captioner.numpy_decoder import NumpyMergeDecoder
+from captioner.serving import Captioner
 
 
 def main() -> None:

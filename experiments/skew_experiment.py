@@ -1,6 +1,6 @@
 """Experiment: how close a full-size photo's features come to those of its 224-pixel Flickr8k copy.
 
-    .venv/bin/python scripts/skew_experiment.py [--photos ../shared/photos] [--model model]
+    .venv/bin/python -m experiments.skew_experiment [--photos ../shared/photos] [--model model]
 
 The decoder was trained on the copies in ``../shared/flickr8k/Images`` (squashed to 224x224, JPEG), which
 the encoder sees upsampled to 260. Users upload full-size photos. For each way of preparing a full-size
@@ -12,17 +12,14 @@ row is what :func:`captioner.images.load_rgb` does now.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from captioner.data import default_data_root  # noqa: E402
-from captioner.images import as_training_copy, load_rgb, open_image, to_rgb  # noqa: E402
-from captioner.serving import Captioner  # noqa: E402
+from captioner.data import default_data_root
+from captioner.images import as_training_copy, load_rgb, open_image, to_rgb
+from captioner.serving import Captioner
 
 FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "hamming": Image.HAMMING, "lanczos": Image.LANCZOS}
 
