@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: serve test train-quick requirements clean
+.PHONY: serve test test-fast train-quick requirements clean
 
 # The Procfile's own web command (gunicorn, as Heroku and the Docker image run it), on loopback port 5000.
 serve: $(VENV)/.serve-installed
@@ -14,6 +14,10 @@ serve: $(VENV)/.serve-installed
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest
+
+# The quick part: no browser, no Java, nothing that takes minutes (pytest markers, tests/conftest.py).
+test-fast: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -m "not slow and not browser and not java" -q
 
 # A smoke run: 200 training images, the weight-free thumbnail encoder, a throwaway folder.
 train-quick: $(VENV)/.dev-installed

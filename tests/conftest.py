@@ -13,6 +13,27 @@ from captioner.data import REPO_ROOT, default_data_root
 
 PHOTOS = Path(os.environ.get("CAPTIONER_PHOTOS", REPO_ROOT.parent / "shared" / "photos"))
 
+# Modules whose every test takes minutes (make test-fast leaves them out); see pytest_collection_modifyitems.
+SLOW_MODULES = {"test_notebook", "test_container", "test_alttext_ray", "test_load", "test_distillation",
+                "test_efficientnet_lite", "test_fuzz", "test_faults", "test_ensemble"}
+# Fixtures that take minutes: 200 test photos through both the Keras and the lean path.
+SLOW_FIXTURES = {"two_paths"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks for make test-fast: browser tests by their fixture, Java ones by their module or skip reason,
+    slow ones by their module."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if "browser" in item.fixturenames:
+            item.add_marker(pytest.mark.browser)
+        if module in {"test_evaluate", "test_notebook"} or any(
+                "Java" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")):
+            item.add_marker(pytest.mark.java)
+        if module in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
 # Colours a model can tell apart from the thumbnail encoder's colour grid alone.
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220), "yellow": (240, 230, 40)}
 

@@ -45,6 +45,7 @@ def cli_model(tmp_path_factory, flickr8k_root):
     return out
 
 
+@pytest.mark.slow
 def test_training_through_the_cli_writes_the_model_folder(cli_model):
     card = json.loads((cli_model / "model_card.json").read_text())
     assert card["data"]["train_images"] == 200 and card["data"]["dev_images"] == 50

@@ -103,6 +103,7 @@ def test_an_unsure_caption_says_so_in_its_alt_text(captioner, flickr8k_root):
     assert nothing.alt_text == f"The caption may be wrong: {nothing.caption}."
 
 
+@pytest.mark.slow
 def test_the_guidance_chosen_on_dev_serves_the_captions_it_was_scored_on(tmp_path, flickr8k_root):
     """choose_guidance derives every threshold's captions photo by photo from three decodings; a real decoding
     with the thresholds it recorded must give exactly the captions it scored."""
