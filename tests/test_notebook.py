@@ -20,8 +20,8 @@ def executed(tmp_path_factory, flickr8k_root):
     folder = tmp_path_factory.mktemp("notebook")
     out = folder / "model"
     env = {"CAPTIONER_DATA": str(flickr8k_root), "NB_ENCODER": "efficientnet_lite0", "NB_LIMIT": "40",
-           "NB_TEST_LIMIT": "20", "NB_EPOCHS": "2", "NB_OUT": str(out), "CAPTIONER_CACHE": str(folder / "cache"),
-           "MPLBACKEND": "Agg"}
+           "NB_TEST_LIMIT": "20", "NB_EPOCHS": "2", "NB_OUT": str(out), "NB_HELD_OUT_DIR": str(folder / "held_out"),
+           "CAPTIONER_CACHE": str(folder / "cache"), "MPLBACKEND": "Agg"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
