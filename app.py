@@ -311,7 +311,7 @@ def multipart_problem(error: ValueError) -> str:
 
 def caption(data: bytes, beam: int) -> dict:
     captioner = current_app.extensions["captioner"]
-    result = captioner.caption_image(data, beam_size=beam, max_pixels=current_app.config["MAX_PIXELS"])
+    result = captioner.caption_image(data, beam_size=beam, max_pixels=current_app.config["MAX_PIXELS"]).as_dict()
     card = _card()
     result["model"] = {"encoder": card["encoder"]["name"], "date": card.get("date"), "beam": beam,
                        "length_penalty": captioner.decoding["length_penalty"],

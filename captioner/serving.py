@@ -69,6 +69,7 @@ class CaptionResult:
     candidates: list[tuple[str, float]] = field(default_factory=list)  # (caption, log-probability), best first
     error: str | None = None
     guidance: GuidedCaption | None = None  # None for a model folder without objects.npz
+    timing_ms: dict[str, float] | None = None  # where one photo's time went, for caption_image
 
     @property
     def caption(self) -> str | None:
@@ -92,7 +93,7 @@ class CaptionResult:
         return f"The caption may be wrong: {self.caption}."
 
     def as_dict(self) -> dict:
-        """The JSON the API answers with (without timing)."""
+        """The JSON the API answers with."""
         result = {
             "caption": self.caption,
             "alt_text": self.alt_text,
@@ -108,6 +109,8 @@ class CaptionResult:
                 "guided": guidance.guided,
                 "person_probability": round(guidance.person_probability, 3),
             })
+        if self.timing_ms is not None:
+            result["timing_ms"] = self.timing_ms
         return result
 
 
@@ -164,12 +167,12 @@ class Captioner:
     def warm_up(self) -> None:
         """Run one blank photo through, so the first real request does not pay for graph tracing (~0.8 s)."""
         side = self.encoder.spec.input_size
-        self.caption_features(self.encoder.encode(np.zeros((1, side, side, 3), np.uint8)))
+        self.describe_features(self.encoder.encode(np.zeros((1, side, side, 3), np.uint8)), ["blank"])
 
-    def caption_features(
+    def _plain_candidates(
         self, features: np.ndarray, beam_size: int | None = None, length_penalty: float | None = None
     ) -> list[list[tuple[str, float]]]:
-        """For each image, its candidate captions with their log-probabilities, best first."""
+        """For each image, its candidate captions with their log-probabilities, best first (no guidance)."""
         beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
         results = beam_search(self.decoder, features, self.vocab.max_length, beam_size, length_penalty)
         return [[(caption_text(c.ids, self.vocab), c.log_prob) for c in candidates] for candidates in results]
@@ -181,7 +184,7 @@ class Captioner:
         rules: person words banned where no person is likely, the confident tag named, a confidence.
         ``guidance`` replaces the card's thresholds (as :mod:`captioner.fit_guidance` tries them)."""
         if self.guide is None or not guided:
-            return [CaptionResult(s, c) for s, c in zip(sources, self.caption_features(features, beam_size, length_penalty))]
+            return [CaptionResult(s, c) for s, c in zip(sources, self._plain_candidates(features, beam_size, length_penalty))]
         guide = self.guide
         guidance = guidance or guide.guidance
         beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
@@ -226,8 +229,8 @@ class Captioner:
         return beam_size, length_penalty
 
     def caption_image(self, data: bytes, beam_size: int | None = None, length_penalty: float | None = None,
-                      max_pixels: int = MAX_PIXELS) -> dict:
-        """One photo's caption, its beam candidates and where the time went; ImageError for bad bytes."""
+                      max_pixels: int = MAX_PIXELS) -> CaptionResult:
+        """One photo's :class:`CaptionResult`, with where the time went; ImageError for bad bytes."""
         with self._photos_at_once:
             started = time.perf_counter()
             pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
@@ -237,15 +240,9 @@ class Captioner:
             result = self.describe_features(features, ["<bytes>"], beam_size, length_penalty)[0]
             done = time.perf_counter()
         milliseconds = lambda a, b: round((b - a) * 1000, 1)  # noqa: E731
-        return {
-            **result.as_dict(),
-            "timing_ms": {
-                "decode_image": milliseconds(started, decoded),
-                "encode": milliseconds(decoded, encoded),
-                "caption": milliseconds(encoded, done),
-                "total": milliseconds(started, done),
-            },
-        }
+        result.timing_ms = {"decode_image": milliseconds(started, decoded), "encode": milliseconds(decoded, encoded),
+                            "caption": milliseconds(encoded, done), "total": milliseconds(started, done)}
+        return result
 
     def explain_image(self, data: bytes, grid: int = DEFAULT_GRID, beam_size: int | None = None,
                       max_pixels: int = MAX_PIXELS) -> dict:

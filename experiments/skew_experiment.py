@@ -56,7 +56,7 @@ def main() -> None:
     side = captioner.encoder.spec.input_size
 
     def captions(features):
-        return [candidates[0][0] for candidates in captioner.caption_features(features)]
+        return [r.caption for r in captioner.describe_features(features, [""] * len(features), guided=False)]
 
     reference = captioner.encoder.encode(np.stack([load_rgb(copies / p.name, (side, side)) for p in photos]))
     reference_captions = captions(reference)

@@ -127,7 +127,7 @@ def test_the_word_maps_explain_the_caption_shown_even_a_word_the_decoder_never_l
     lion = next(i for i, c in enumerate(imagenet_words()["classes"]) if c["word"] == "lion")
     make_certain(captioner, lion)
     photo = (flickr8k_root / "Images" / DOG_PHOTO).read_bytes()
-    shown = captioner.caption_image(photo)["caption"]
+    shown = captioner.caption_image(photo).caption
     explanation = captioner.explain_image(photo, grid=2)
     assert explanation["words"] == shown.split() and "lion" in shown.split()
     assert len(explanation["heatmaps"]) == len(explanation["words"])

@@ -54,7 +54,7 @@ def test_the_serving_side_imports_and_captions_with_tensorflow_made_unimportable
         from captioner.serving import Captioner
         photo = io.BytesIO()
         Image.new("RGB", (64, 48), (200, 30, 30)).save(photo, "PNG")
-        print(len(Captioner({str(MODEL_DIR)!r}).caption_image(photo.getvalue(), beam_size=1)["caption"].split()) > 1)
+        print(len(Captioner({str(MODEL_DIR)!r}).caption_image(photo.getvalue(), beam_size=1).caption.split()) > 1)
     """)
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -128,3 +128,19 @@ def test_export_writes_nothing_when_the_onnx_encoder_disagrees(tmp_path):
     with pytest.raises(CaptionerError, match="differs from Keras"):
         export_onnx_encoder(encoder, tmp_path, tolerance=-1.0)  # nothing can pass: the check must refuse
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_way_of_captioning_answers_with_the_one_result_type(photos):
+    from captioner.serving import CaptionResult, Captioner
+
+    captioner = Captioner(MODEL_DIR)
+    one = captioner.caption_image(photos[0].read_bytes(), beam_size=2)
+    batch = list(captioner.caption_sources([photos[0], b"not a photo"], beam_size=2))
+    side = captioner.encoder.spec.input_size
+    from captioner.images import load_rgb
+
+    described = captioner.describe_features(captioner.encoder.encode(load_rgb(photos[0], (side, side))[None]),
+                                            ["photo"], 2)
+    assert all(isinstance(r, CaptionResult) for r in [one, *batch, *described])
+    assert one.caption == batch[0].caption == described[0].caption and batch[1].error
+    assert set(one.timing_ms) == {"decode_image", "encode", "caption", "total"} and "timing_ms" in one.as_dict()
