@@ -29,6 +29,11 @@ def plural(word: str) -> str:
     return word + "s"
 
 
+def article(word: str) -> str:
+    """The indefinite article for ``word``, by its first letter (good for the words here)."""
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _with_plurals(*words: str) -> frozenset[str]:
     return frozenset(words) | frozenset(plural(w) for w in words)
 

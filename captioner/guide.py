@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .concepts import OBJECT_GROUPS, PERSON_WORDS, plural
+from .concepts import OBJECT_GROUPS, PERSON_WORDS, article, plural
 from .objects import ObjectRecogniser, RecognisedObject, imagenet_words
 from .text import Vocabulary
 
@@ -133,7 +133,7 @@ class Guide:
         words = [swap.get(w, w) for w in words]
         for i in range(len(words) - 1):
             if words[i] in ("a", "an") and words[i + 1] in swap.values():
-                words[i] = "an" if words[i + 1][0] in "aeiou" else "a"
+                words[i] = article(words[i + 1])
         return words
 
     # --- how sure ----------------------------------------------------------------------------------------

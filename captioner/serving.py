@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import CaptionerError
+from .concepts import article
 from .decode import Candidate, beam_search, caption_text
 from .encoders import EncoderSpec, get_encoder_spec, load_encoder
 from .explain import DEFAULT_GRID, explain
@@ -89,7 +90,7 @@ class CaptionResult:
             return sentence + "."
         tag = self.guidance.tag
         if tag is not None:  # what the classifier is sure of, rather than a fluent sentence that may be wrong
-            return f"Probably {_article(tag.word)} {tag.word}."
+            return f"Probably {article(tag.word)} {tag.word}."
         return f"The caption may be wrong: {self.caption}."
 
     def as_dict(self) -> dict:
@@ -112,10 +113,6 @@ class CaptionResult:
         if self.timing_ms is not None:
             result["timing_ms"] = self.timing_ms
         return result
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
 
 
 class Captioner:
