@@ -27,7 +27,7 @@ import time
 import requests
 
 from captioner.data import REPO_ROOT, default_data_root
-from captioner.model import load_card
+from captioner.model_folder import load_card
 
 BASELINE_WORDS = 12
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from captioner.data import load_captions
 from captioner.features import load_cached
-from captioner.model import build_model, caption_examples, make_dataset
+from captioner.model import build_model
+from captioner.training import caption_examples, make_dataset
 from captioner.pipeline import tokenize
 from captioner.text import Vocabulary
 

@@ -147,8 +147,10 @@ def run_features(args) -> int:
 
 
 def run_train(args) -> int:
-    from .model import ModelConfig, TrainConfig
-    from .pipeline import student_config, train_captioner
+    from .distillation import student_config
+    from .model import ModelConfig
+    from .pipeline import train_captioner
+    from .training import TrainConfig
 
     if not 0 <= args.dropout < 1:
         raise CaptionerError(f"--dropout must be in [0, 1), got {args.dropout}")

@@ -1,4 +1,4 @@
-"""The merge captioner: architecture, training, and the networks it saves in ``model/``.
+"""The merge captioner's architecture, and its networks as saved in (and loaded from) a model folder.
 
 The merge architecture (Tanti et al. 2018) keeps the image out of the RNN: the LSTM reads only the
 caption prefix, and the image vector is added to its output just before the word classifier::
@@ -9,26 +9,22 @@ caption prefix, and the image vector is added to its output just before the word
 
 The classic recipe trains it on one (prefix, next word) sample per word of every caption. Here the LSTM
 returns its output at every position instead, so one pass over a whole caption trains every prefix of
-it at once (teacher forcing). The network is the same: its output at position ``t`` is exactly what the
-classic model outputs for the prefix ``w0..wt``, which is how :mod:`captioner.decode` uses it.
+it at once (teacher forcing, :mod:`captioner.training`). The network is the same: its output at position
+``t`` is exactly what the classic model outputs for the prefix ``w0..wt``, which is how
+:mod:`captioner.decode` uses it. Serving never imports this module: it reads the same files in NumPy
+(:mod:`captioner.numpy_decoder`).
 """
 
 from __future__ import annotations
 
-import datetime
-import json
-import platform
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
-import numpy as np
-
-from . import CaptionerError, __version__
 from .io import load_keras_network, save_keras_network
-from .model_folder import (ARCHITECTURE_FILE, CARD_FILE, VOCAB_FILE, WEIGHTS_FILE, decoder_weight_files,  # noqa: F401
-                           decoding_defaults, load_card, member_weights_file, write_card)
-from .text import PAD_ID, Vocabulary
+from .model_folder import (ARCHITECTURE_FILE, VOCAB_FILE, WEIGHTS_FILE, decoder_weight_files, load_card,
+                           member_weights_file, write_card)
+from .text import Vocabulary
 
 
 @dataclass
@@ -37,17 +33,6 @@ class ModelConfig:
     units: int = 256
     dropout: float = 0.5
 
-
-@dataclass
-class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    patience: int = 3  # epochs without a better dev loss before stopping
-    lr_patience: int = 0  # halve the learning rate after this many epochs without improvement (0: never)
-    label_smoothing: float = 0.0
-    teacher_weight: float = 0.0  # distillation: share of the target that is the teachers' distribution
-    seed: int = 8
 
 
 def build_model(vocab_size: int, feature_size: int, config: ModelConfig = ModelConfig(), seed: int | None = None):
@@ -79,203 +64,6 @@ def build_model(vocab_size: int, feature_size: int, config: ModelConfig = ModelC
     next_word = layers.Dense(vocab_size, activation="softmax", name="next_word")(merged)
     return keras.Model([image, prefix], next_word, name="merge_captioner")
 
-
-# --- training data ---------------------------------------------------------------------------------
-
-
-@dataclass
-class CaptionExamples:
-    """Every caption of a set of images as token ids, with the row of its image's features."""
-
-    features: np.ndarray  # (images, feature_size)
-    image_rows: np.ndarray  # (captions,) row in ``features`` for each caption
-    token_ids: list[list[int]]  # <start> ... <end>, one list per caption
-
-
-def caption_examples(
-    names: Sequence[str],
-    features: Mapping[str, np.ndarray],
-    tokenized: Mapping[str, list[list[str]]],
-    vocab: Vocabulary,
-) -> CaptionExamples:
-    """Pair each caption of each image that has features with that image's row."""
-    names = [n for n in names if n in features]
-    if not names:
-        raise CaptionerError("no images with both features and captions to train on")
-    rows, ids = [], []
-    for row, name in enumerate(names):
-        for caption in tokenized[name]:
-            rows.append(row)
-            ids.append(vocab.encode(caption)[: vocab.max_length])
-    return CaptionExamples(np.stack([features[n] for n in names]), np.array(rows), ids)
-
-
-@dataclass
-class TeacherTargets:
-    """The teachers' most likely next words at every position of every caption (distillation targets).
-
-    Only the top ``k`` words are kept, renormalised: the whole distribution for 30,000 captions would take
-    gigabytes, and the top 16 of a trained captioner hold nearly all of its probability.
-    """
-
-    words: np.ndarray  # (captions, positions, k) word ids
-    probabilities: np.ndarray  # (captions, positions, k), each row summing to 1
-
-
-def teacher_targets(networks: Sequence, examples: CaptionExamples, top_k: int = 16,
-                    batch_size: int = 256) -> TeacherTargets:
-    """Average the teachers' next-word probabilities over every prefix of every caption; keep the top ``k``.
-
-    Captions are run longest-first in batches of one length, so no prefix is padded.
-    """
-    top_k = min(top_k, networks[0].output_shape[-1])  # a vocabulary may have fewer words
-    lengths = np.array([len(ids) - 1 for ids in examples.token_ids])  # positions: <start> w1 .. wn
-    positions = int(lengths.max())
-    words = np.zeros((len(lengths), positions, top_k), np.int32)
-    probabilities = np.zeros((len(lengths), positions, top_k), np.float32)
-    order = np.argsort(-lengths, kind="stable")
-    for length in np.unique(lengths):
-        same = order[lengths[order] == length]
-        for start in range(0, len(same), batch_size):
-            batch = same[start:start + batch_size]
-            prefixes = np.array([examples.token_ids[i][:-1] for i in batch], np.int32)
-            image_features = examples.features[examples.image_rows[batch]]
-            mean = sum(np.asarray(network((image_features, prefixes), training=False)) for network in networks)
-            mean = mean / len(networks)
-            top = np.argpartition(-mean, top_k - 1, axis=-1)[..., :top_k]
-            top_probabilities = np.take_along_axis(mean, top, axis=-1)
-            words[batch, :length] = top
-            probabilities[batch, :length] = top_probabilities / top_probabilities.sum(-1, keepdims=True)
-    return TeacherTargets(words, probabilities)
-
-
-def make_dataset(examples: CaptionExamples, batch_size: int, shuffle: bool, seed: int = 0, one_hot: int = 0,
-                 teachers: TeacherTargets | None = None, teacher_weight: float = 0.0):
-    """A ``tf.data`` pipeline of ``((image features, input ids), target ids, weights)``.
-
-    Input ids are ``<start> w1 .. wn``, targets ``w1 .. wn <end>`` (one-hot over ``one_hot`` words if
-    given, for label smoothing); padding has weight 0. With ``teachers``, each target is a mix:
-    ``teacher_weight`` of the teachers' distribution, the rest the caption's own word. Captions are batched
-    with others of similar length, so little time goes on padding.
-    """
-    import tensorflow as tf
-
-    lengths = np.array([len(ids) for ids in examples.token_ids], dtype=np.int32)
-    padded = np.full((len(lengths), lengths.max()), PAD_ID, dtype=np.int32)
-    for i, ids in enumerate(examples.token_ids):
-        padded[i, : len(ids)] = ids
-    rows = examples.image_rows.astype(np.int32)
-    if teachers is None:  # empty stand-ins keep one pipeline for both cases
-        teachers = TeacherTargets(np.zeros((len(lengths), 0, 0), np.int32), np.zeros((len(lengths), 0, 0), np.float32))
-    data = tf.data.Dataset.from_tensor_slices((rows, padded, lengths, teachers.words, teachers.probabilities))
-    if shuffle:
-        data = data.shuffle(len(lengths), seed=seed, reshuffle_each_iteration=True)
-    data = data.map(lambda row, ids, length, words, probabilities:
-                    (row, ids[:length], words[:length - 1], probabilities[:length - 1]))
-    boundaries = [b for b in (10, 12, 14, 16, 18, 21, 25) if b < lengths.max()]
-    # Known length, so that Keras shows a real progress bar and no "ran out of data" warning.
-    bucket_sizes = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
-    batches = int(sum(-(-n // batch_size) for n in bucket_sizes))
-    data = data.bucket_by_sequence_length(
-        element_length_func=lambda row, ids, words, probabilities: tf.shape(ids)[0],
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        padded_shapes=([], [None], [None, None], [None, None]),
-        padding_values=(0, PAD_ID, 0, 0.0),
-    )
-    table = tf.constant(examples.features, dtype=tf.float32)
-
-    def to_inputs(rows, ids, words, probabilities):
-        targets = ids[:, 1:]
-        weights = tf.cast(targets != PAD_ID, tf.float32)
-        if one_hot:
-            targets = tf.one_hot(targets, one_hot)
-        if teacher_weight:
-            targets = (1 - teacher_weight) * targets + teacher_weight * _dense(words, probabilities, one_hot)
-        return (tf.gather(table, rows), ids[:, :-1]), targets, weights
-
-    data = data.apply(tf.data.experimental.assert_cardinality(batches))
-    return data.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
-
-def _dense(words, probabilities, vocab_size: int):
-    """(batch, positions, k) word ids and their probabilities -> (batch, positions, vocab_size)."""
-    import tensorflow as tf
-
-    shape = tf.shape(words)
-    batch, position, _ = tf.meshgrid(tf.range(shape[0]), tf.range(shape[1]), tf.range(shape[2]), indexing="ij")
-    indices = tf.stack([batch, position, words], axis=-1)
-    return tf.scatter_nd(indices, probabilities, [shape[0], shape[1], vocab_size])
-
-
-def train_model(
-    model,
-    train: CaptionExamples,
-    dev: CaptionExamples,
-    config: TrainConfig = TrainConfig(),
-    checkpoint_dir: Path | None = None,
-    verbose: int = 1,
-    teachers: tuple[TeacherTargets, TeacherTargets] | None = None,
-):
-    """Fit with early stopping on dev loss; the returned model holds the best epoch's weights.
-
-    With ``checkpoint_dir``, the best weights are also kept there and an interrupted run resumes from
-    its last finished epoch (``BackupAndRestore``). With ``teachers`` (train and dev targets from
-    :func:`teacher_targets`) and ``config.teacher_weight``, the model learns the teachers' distributions.
-    """
-    import keras
-
-    keras.utils.set_random_seed(config.seed)
-    distil = teachers is not None and config.teacher_weight > 0
-    # Keras's sparse cross-entropy has no label smoothing or soft targets: such runs train on dense targets.
-    vocab_size = model.output_shape[-1] if config.label_smoothing or distil else 0
-    train_teachers, dev_teachers = teachers if distil else (None, None)
-    teacher_weight = config.teacher_weight if distil else 0.0
-    if vocab_size:
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-        metric = "categorical_accuracy"
-    else:
-        loss, metric = "sparse_categorical_crossentropy", "sparse_categorical_accuracy"
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, weighted_metrics=[metric])
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
-    ]
-    if config.lr_patience:
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
-                                                           patience=config.lr_patience, verbose=verbose))
-    if checkpoint_dir is not None:
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        callbacks += [
-            keras.callbacks.ModelCheckpoint(
-                str(checkpoint_dir / "best.weights.h5"), monitor="val_loss", save_best_only=True,
-                save_weights_only=True,
-            ),
-            keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup")),
-        ]
-    resumed_after = finished_epochs(checkpoint_dir / "backup") if checkpoint_dir is not None else 0
-    history = model.fit(
-        make_dataset(train, config.batch_size, shuffle=True, seed=config.seed, one_hot=vocab_size,
-                     teachers=train_teachers, teacher_weight=teacher_weight),
-        validation_data=make_dataset(dev, config.batch_size, shuffle=False, one_hot=vocab_size,
-                                     teachers=dev_teachers, teacher_weight=teacher_weight),
-        epochs=config.epochs,
-        shuffle=False,  # the dataset shuffles itself, with the run's seed
-        callbacks=callbacks,
-        verbose=verbose,
-    )
-    # A resumed run's history holds only its own epochs; the card counts the earlier ones too.
-    return {**history.history, "resumed_after_epoch": resumed_after}
-
-
-def finished_epochs(backup_dir: Path) -> int:
-    """How many epochs an interrupted run finished, from the metadata BackupAndRestore keeps (0: a fresh run)."""
-    try:
-        return int(json.loads((backup_dir / "training_metadata.json").read_text())["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-
-
-# --- artifacts -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -322,86 +110,3 @@ def load_model(folder: str | Path) -> CaptionModel:
     networks = [load_keras_network(folder / ARCHITECTURE_FILE, folder / weights, "the model")
                 for weights in decoder_weight_files(card)]
     return CaptionModel(networks, vocab, card)
-
-
-def model_card(
-    *,
-    encoder: dict,
-    vocab: Vocabulary,
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    data: dict,
-    histories: Sequence[dict],
-    seeds: Sequence[int],
-    training_seconds: Sequence[float],
-    teachers: dict | None = None,
-    decoding: dict | None = None,
-) -> dict:
-    """What a reader (and the app) needs to know about a trained model: one entry per ensemble member.
-
-    A distilled model's card also lists its teachers (``teachers``: their ``seeds``, ``histories`` and
-    ``seconds``, as for members, and the ``config`` they were trained with; their weights are not kept),
-    and its training time includes theirs.
-    """
-    def runs(seeds, histories, seconds, weights=()) -> list[dict]:
-        """One entry per trained decoder; ``weights`` names the files of those that are kept."""
-        return [{"seed": seed, **({"weights": weights[i]} if weights else {}), **training_summary(history),
-                 "seconds": round(took, 1)} for i, (seed, history, took) in enumerate(zip(seeds, histories, seconds))]
-
-    def settings(config: TrainConfig) -> dict:
-        return {k: v for k, v in asdict(config).items() if k != "seed"}  # seeds are per decoder
-
-    members = runs(seeds, histories, training_seconds, [member_weights_file(i) for i in range(len(seeds))])
-    seconds = sum(training_seconds) + (sum(teachers["seconds"]) if teachers else 0)
-    training = {**settings(train_config), "seconds": round(seconds, 1), "members": members}
-    name = "merge captioner" if len(members) == 1 else f"ensemble of {len(members)} merge captioners"
-    if teachers:
-        training["teacher_settings"] = settings(teachers["config"])
-        training["teachers"] = runs(teachers["seeds"], teachers["histories"], teachers["seconds"])
-        name = f"merge captioner distilled from {len(training['teachers'])}"
-    return {
-        "name": name,
-        "encoder": encoder,
-        "vocab_size": len(vocab),
-        "max_length": vocab.max_length,
-        "min_word_count": vocab.min_count,
-        "architecture": asdict(model_config),
-        "training": training,
-        "decoding": decoding_defaults(decoding),
-        "data": data,
-        "metrics": {},
-        "versions": library_versions(),
-        "date": datetime.date.today().isoformat(),
-        "files": {
-            "architecture": ARCHITECTURE_FILE,
-            "weights": [m["weights"] for m in members],
-            "vocabulary": VOCAB_FILE,
-        },
-    }
-
-
-def training_summary(history: dict) -> dict:
-    """Epochs, best epoch and losses of one member's run; a resumed run counts the epochs before it."""
-    dev_loss = history.get("val_loss", [])
-    resumed_after = int(history.get("resumed_after_epoch", 0))
-    return {
-        "epochs_run": resumed_after + len(history.get("loss", [])),
-        "resumed_after_epoch": resumed_after,  # losses below are from that epoch on
-        "best_epoch": resumed_after + int(np.argmin(dev_loss)) + 1 if dev_loss else None,
-        "best_dev_loss": float(min(dev_loss)) if dev_loss else None,
-        "train_loss": [round(float(v), 4) for v in history.get("loss", [])],
-        "dev_loss": [round(float(v), 4) for v in dev_loss],
-    }
-
-
-def library_versions() -> dict:
-    import keras
-    import tensorflow as tf
-
-    return {
-        "captioner": __version__,
-        "python": platform.python_version(),
-        "keras": keras.__version__,
-        "tensorflow": tf.__version__,
-        "numpy": np.__version__,
-    }

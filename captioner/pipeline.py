@@ -30,20 +30,10 @@ from .export import export_onnx_encoder
 from .features import extract_features
 from .images import load_rgb
 from .io import atomic_path, write_atomically
-from .model import (
-    CaptionExamples,
-    CaptionModel,
-    ModelConfig,
-    TeacherTargets,
-    TrainConfig,
-    build_model,
-    caption_examples,
-    model_card,
-    save_model,
-    teacher_targets,
-    train_model,
-    write_card,
-)
+from .distillation import TeacherTargets, teacher_targets
+from .model import CaptionModel, ModelConfig, build_model, save_model
+from .model_folder import write_card
+from .training import CaptionExamples, TrainConfig, caption_examples, model_card, train_model
 from .serving import Captioner  # noqa: F401  (re-exported: the notebook and CLI caption through it)
 from .concepts import OBJECT_GROUPS, objects_named
 from .text import Vocabulary, clean_caption
@@ -92,15 +82,6 @@ def without_concepts(images: list[str], captions: dict[str, list[str]], concepts
         return images
     held = set(concepts)
     return [n for n in images if not any(objects_named(clean_caption(c)) & held for c in captions[n])]
-
-
-def student_config(train_config: TrainConfig, teacher_weight: float, epochs: int | None = None) -> TrainConfig:
-    """The teachers' recipe for a student that learns ``teacher_weight`` of its target from them.
-
-    No label smoothing: the teachers' distributions already spread the target over likely words.
-    """
-    return dataclasses.replace(train_config, teacher_weight=teacher_weight, label_smoothing=0.0,
-                               epochs=epochs or train_config.epochs)
 
 
 def train_captioner(

@@ -17,12 +17,13 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+from captioner.distillation import student_config
 from captioner.evaluate import evaluate_model, format_scores
 from captioner.features import load_cached
-from captioner.model import (
-    ModelConfig, TrainConfig, caption_examples, load_model, model_card, save_model, write_card,
-)
-from captioner.pipeline import distil, load_captions, split_images, student_config, tokenize
+from captioner.model import ModelConfig, load_model, save_model
+from captioner.model_folder import write_card
+from captioner.pipeline import distil, load_captions, split_images, tokenize
+from captioner.training import TrainConfig, caption_examples, model_card
 
 
 def main() -> None:

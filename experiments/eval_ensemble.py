@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from captioner import CaptionerError
-from captioner.model import decoder_weight_files
+from captioner.model_folder import decoder_weight_files
 from captioner.numpy_decoder import NumpyMergeDecoder
 from captioner.evaluate import evaluate_model, format_scores
 from captioner.serving import Captioner

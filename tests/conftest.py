@@ -89,8 +89,9 @@ def colour_dataset(tmp_path) -> Path:
 def train_colour_model(tmp_path_factory, epochs: int = 60, **options):
     """``(data root, model folder, run)``: a small merge captioner trained on a fresh colour data set through
     the pipeline; ``options`` go to ``train_captioner`` (``seeds``, ``decoding``, ``student``)."""
-    from captioner.model import ModelConfig, TrainConfig
+    from captioner.model import ModelConfig
     from captioner.pipeline import train_captioner
+    from captioner.training import TrainConfig
 
     root = write_colour_dataset(tmp_path_factory.mktemp("data") / "colours")
     out = tmp_path_factory.mktemp("model")

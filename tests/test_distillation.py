@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from captioner.decode import KerasPrefixStepper, greedy_decode
-from captioner.model import (ModelConfig, TrainConfig, build_model, caption_examples, load_model, make_dataset,
-                             teacher_targets, train_model)
+from captioner.distillation import teacher_targets
+from captioner.model import ModelConfig, build_model, load_model
+from captioner.training import TrainConfig, caption_examples, make_dataset, train_model
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_a_resumed_run_takes_a_finished_student_without_asking_the_teachers_agai
 
 
 def test_a_student_keeps_the_teachers_recipe_without_label_smoothing():
-    from captioner.pipeline import student_config
+    from captioner.distillation import student_config
 
     teachers = TrainConfig(epochs=20, learning_rate=2e-3, label_smoothing=0.1, seed=8)
     assert student_config(teachers, 0.8) == TrainConfig(epochs=20, learning_rate=2e-3, label_smoothing=0.0, seed=8,

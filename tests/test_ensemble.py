@@ -17,7 +17,8 @@ import pytest
 
 from captioner.data import REPO_ROOT
 from captioner.decode import beam_search, keras_reference
-from captioner.model import ModelConfig, TrainConfig, finished_epochs, load_model
+from captioner.model import ModelConfig, load_model
+from captioner.training import TrainConfig, finished_epochs
 from captioner.text import START_ID
 
 SEEDS = [3, 4]
@@ -148,7 +149,8 @@ def test_a_run_killed_in_its_second_member_keeps_the_first(colour_dataset, tmp_p
 
 
 def test_a_finished_member_is_reused_only_with_the_same_settings(tmp_path):
-    from captioner.model import CaptionExamples, build_model
+    from captioner.model import build_model
+    from captioner.training import CaptionExamples
     from captioner.pipeline import train_member
 
     rng = np.random.default_rng(0)

@@ -8,7 +8,7 @@ import pytest
 
 from captioner.data import REPO_ROOT
 from captioner.decode import Candidate
-from captioner.model import load_card
+from captioner.model_folder import load_card
 
 MODEL_DIR = REPO_ROOT / "model"
 # Greedy decoding is deterministic; the tolerance covers float differences across machines and libraries.
