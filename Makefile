@@ -19,9 +19,9 @@ test: $(VENV)/.dev-installed
 test-fast: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -m "not slow and not browser and not java" -q
 
-# A smoke run: 200 training images, the weight-free thumbnail encoder, a throwaway folder.
+# A smoke run (captioner/recipes.py's QUICK): 200 training images, 5 epochs, the weight-free thumbnail encoder.
 train-quick: $(VENV)/.dev-installed
-	$(BIN)/python -m captioner train --limit 200 --epochs 5 --encoder thumbnail --out runs/quick
+	$(BIN)/python -m captioner train --recipe quick --out runs/quick
 
 # Every dependency pinned, direct and indirect: requirements*.txt compiled from the short requirements*.in by
 # pip-tools (in a venv of its own). Pins already there are kept; `make requirements UPGRADE=--upgrade` moves them.

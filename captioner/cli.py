@@ -15,6 +15,7 @@ from pathlib import Path
 from . import CaptionerError, __version__
 from .data import REPO_ROOT, default_data_root
 from .encoders import ENCODERS
+from .recipes import DEFAULT, RECIPES, SHIPPED, fields
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "model"
 
@@ -40,45 +41,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     features = commands.add_parser("features", help="extract and cache image features for a data set")
     _data_options(features)
+    features.add_argument("--encoder", default=SHIPPED.encoder, choices=sorted(ENCODERS),
+                          help=f"image encoder (default: the shipped model's, {SHIPPED.encoder})")
     features.add_argument("--split", action="append", choices=("train", "dev", "test"),
                           help="only these splits (repeatable; default: every captioned image)")
     features.add_argument("--limit", type=_positive_int, help="at most this many images per split")
     features.add_argument("--batch-size", type=_positive_int, default=32)
     features.set_defaults(run=run_features)
 
-    train = commands.add_parser("train", help="train a merge captioner and save it as JSON + HDF5")
+    train = commands.add_parser("train", help="train a merge captioner and save it as JSON + HDF5",
+                                description="Train what a recipe (captioner/recipes.py) describes; each option "
+                                            "given overrides that field of the recipe.")
     _data_options(train)
-    train.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="model folder to write (default: model/)")
-    train.add_argument("--limit", type=_positive_int, help="train on the first N training images only")
+    train.add_argument("--recipe", default="default", choices=sorted(RECIPES),
+                       help="shipped: how model/ was made (~35 min); quick: a one-minute smoke run; held_out: the "
+                            "novel-object decoder; default: the dataclasses' defaults, shown below")
+    train.add_argument("--out", type=Path, help="model folder to write (default: a new folder runs/RECIPE-TIME; "
+                                                "never model/ unless named)")
     train.add_argument("--dev-limit", type=_positive_int, help="stop early on the first N dev images only")
-    train.add_argument("--min-count", type=_positive_int, default=5, help="keep words seen this often (default 5)")
-    train.add_argument("--epochs", type=_positive_int, default=20)
-    train.add_argument("--batch-size", type=_positive_int, default=64)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--patience", type=_positive_int, default=3, help="epochs without dev improvement")
-    train.add_argument("--lr-patience", type=int, default=0,
-                       help="halve the learning rate after N epochs without dev improvement (0: never)")
-    train.add_argument("--label-smoothing", type=float, default=0.0)
-    train.add_argument("--embed-dim", type=_positive_int, default=256)
-    train.add_argument("--units", type=_positive_int, default=256)
-    train.add_argument("--dropout", type=float, default=0.5)
-    train.add_argument("--seed", type=int, nargs="+", default=[8],
-                       help="one decoder per seed; several make an ensemble (default: 8)")
-    train.add_argument("--distil", type=float, metavar="WEIGHT",
-                       help="make the seeds' decoders teachers of one student decoder, saved alone; WEIGHT (0-1] "
-                            "is the teachers' share of its targets (0.8 did best on dev)")
-    train.add_argument("--student-epochs", type=_positive_int,
-                       help="the student's epoch limit (default: --epochs); it uses no label smoothing")
-    train.add_argument("--beam", type=_positive_int, default=3, help="default beam width to record in the card")
-    train.add_argument("--length-penalty", type=float, default=0.0,
-                       help="default length penalty to record in the card")
-    train.add_argument("--hold-out", nargs="+", default=[], metavar="CONCEPT",
-                       help="leave out every photo whose captions name these concepts (bicycle, boat, ...): the "
-                            "novel-object experiment")
+    _recipe_options(train)
     train.set_defaults(run=run_train)
 
     evaluate = commands.add_parser("evaluate", help="caption a split and score it against its references")
-    _data_options(evaluate, encoder=False)
+    _data_options(evaluate)
     evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     evaluate.add_argument("--split", default="test", choices=("train", "dev", "test"))
     evaluate.add_argument("--beam", type=_positive_int, help="beam width (1 = greedy; default: the model card's)")
@@ -93,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     guide = commands.add_parser("guide", help="fit the concept probes (train split) and choose guided decoding's "
                                               "thresholds and confidence calibration (dev split) for a model")
-    _data_options(guide, encoder=False)
+    _data_options(guide)
     guide.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     guide.add_argument("--out", type=Path, help="write the dev figures behind each choice as JSON here")
     guide.add_argument("--no-probe", nargs="+", default=[], metavar="CONCEPT",
@@ -147,49 +132,37 @@ def run_features(args) -> int:
 
 
 def run_train(args) -> int:
-    from .distillation import student_config
-    from .model import ModelConfig
-    from .pipeline import train_captioner
-    from .training import TrainConfig
+    import datetime
 
-    if not 0 <= args.dropout < 1:
-        raise CaptionerError(f"--dropout must be in [0, 1), got {args.dropout}")
-    if not 0 <= args.label_smoothing < 1:
-        raise CaptionerError(f"--label-smoothing must be in [0, 1), got {args.label_smoothing}")
-    if args.learning_rate <= 0:
-        raise CaptionerError(f"--learning-rate must be positive, got {args.learning_rate}")
-    if args.distil is not None and not 0 < args.distil <= 1:
-        raise CaptionerError(f"--distil must be in (0, 1], got {args.distil}")
-    train_config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        patience=args.patience, lr_patience=args.lr_patience, label_smoothing=args.label_smoothing,
-        seed=args.seed[0],
-    )
-    student = None
-    if args.distil is not None:
-        student = student_config(train_config, args.distil, args.student_epochs)
-    run = train_captioner(
-        args.data,
-        args.out,
-        args.encoder,
-        limit=args.limit,
-        dev_limit=args.dev_limit,
-        min_count=args.min_count,
-        model_config=ModelConfig(embed_dim=args.embed_dim, units=args.units, dropout=args.dropout),
-        train_config=train_config,
-        seeds=args.seed,
-        student=student,
-        decoding={"beam": args.beam, "length_penalty": args.length_penalty},
-        hold_out=args.hold_out,
-        cache_dir=args.cache,
-        # One line per epoch when the output is a log, a live bar when it is a terminal.
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
+    from .pipeline import train_recipe
+    from .recipes import describe, get_recipe, override
+
+    given = {name: getattr(args, name) for name in fields(DEFAULT)}
+    recipe = override(get_recipe(args.recipe), **given)
+    check_recipe(recipe)
+    out = args.out or Path("runs") / f"{args.recipe}-{datetime.datetime.now():%Y%m%d-%H%M%S}"  # never model/
+    print(f"recipe {args.recipe}{' with overrides' if any(v is not None for v in given.values()) else ''}: "
+          f"{describe(recipe)} -> {out}")
+    run = train_recipe(recipe, args.data, out, dev_limit=args.dev_limit, cache_dir=args.cache,
+                       # One line per epoch when the output is a log, a live bar when it is a terminal.
+                       verbose=1 if sys.stdout.isatty() else 2)
     for member in run.model.card["training"]["members"]:
-        taught = f"taught by {len(run.model.card['training']['teachers'])} decoders, " if student else ""
-        print(f"saved {args.out / member['weights']} ({taught}seed {member['seed']}): best dev loss "
+        taught = f"taught by {len(run.model.card['training']['teachers'])} decoders, " if recipe.distil else ""
+        print(f"saved {out / member['weights']} ({taught}seed {member['seed']}): best dev loss "
               f"{member['best_dev_loss']:.3f} at epoch {member['best_epoch']}")
     return 0
+
+
+def check_recipe(recipe) -> None:
+    """Values no training can use, named by their option."""
+    if not 0 <= recipe.model.dropout < 1:
+        raise CaptionerError(f"--dropout must be in [0, 1), got {recipe.model.dropout}")
+    if not 0 <= recipe.train.label_smoothing < 1:
+        raise CaptionerError(f"--label-smoothing must be in [0, 1), got {recipe.train.label_smoothing}")
+    if recipe.train.learning_rate <= 0:
+        raise CaptionerError(f"--learning-rate must be positive, got {recipe.train.learning_rate}")
+    if recipe.distil is not None and not 0 < recipe.distil <= 1:
+        raise CaptionerError(f"--distil must be in (0, 1], got {recipe.distil}")
 
 
 def run_evaluate(args) -> int:
@@ -297,12 +270,10 @@ def run_caption_on_ray(args) -> int:
     return 1 if summary.unreadable else 0
 
 
-def _data_options(parser: argparse.ArgumentParser, encoder: bool = True) -> None:
+def _data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=default_data_root(),
                         help="data folder (default: $CAPTIONER_DATA or ../shared/flickr8k)")
     parser.add_argument("--cache", type=Path, help="feature cache folder (default: $CAPTIONER_CACHE or .cache/features)")
-    if encoder:
-        parser.add_argument("--encoder", default="thumbnail", choices=sorted(ENCODERS), help="image encoder")
 
 
 def _cache_dir(args) -> Path:
@@ -323,3 +294,44 @@ def _positive_int(text: str) -> int:
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"warning: {message}", file=file or sys.stderr)
+
+
+# train's options: each overrides one field of the recipe (captioner/recipes.py), so none has a default of its own.
+RECIPE_OPTIONS = (
+    ("--encoder", dict(choices=sorted(ENCODERS), help="image encoder")),
+    ("--limit", dict(type=_positive_int, help="train on the first N training images only")),
+    ("--min-count", dict(type=_positive_int, help="keep words seen this often")),
+    ("--epochs", dict(type=_positive_int)),
+    ("--batch-size", dict(type=_positive_int)),
+    ("--learning-rate", dict(type=float)),
+    ("--patience", dict(type=_positive_int, help="epochs without dev improvement before stopping")),
+    ("--lr-patience", dict(type=int, help="halve the learning rate after N epochs without dev improvement "
+                                          "(0: never)")),
+    ("--label-smoothing", dict(type=float)),
+    ("--embed-dim", dict(type=_positive_int)),
+    ("--units", dict(type=_positive_int)),
+    ("--dropout", dict(type=float)),
+    ("--seed", dict(dest="seeds", metavar="SEED", type=int, nargs="+",
+                 help="one decoder per seed; several make an ensemble")),
+    ("--distil", dict(type=float, metavar="WEIGHT",
+                      help="make the seeds' decoders teachers of one student decoder, saved alone; WEIGHT (0-1] "
+                           "is the teachers' share of its targets (0.8 did best on dev)")),
+    ("--student-epochs", dict(type=_positive_int, help="the student's epoch limit (default: --epochs); it uses "
+                                                       "no label smoothing")),
+    ("--beam", dict(type=_positive_int, help="default beam width to record in the card")),
+    ("--length-penalty", dict(type=float, help="default length penalty to record in the card")),
+    ("--hold-out", dict(nargs="+", metavar="CONCEPT", help="leave out every photo whose captions name these "
+                                                           "concepts (bicycle, boat, ...): the novel-object "
+                                                           "experiment")),
+)
+
+
+def _recipe_options(parser: argparse.ArgumentParser) -> None:
+    """The recipe's fields as options; their help shows the default recipe's values, which are the dataclasses'."""
+    defaults = fields(DEFAULT)
+    for flag, options in RECIPE_OPTIONS:
+        default = defaults[options.get("dest", flag[2:].replace("-", "_"))]
+        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        help_text = options.get("help", "")
+        parser.add_argument(flag, **{**options, "help": f"{help_text}{'; ' if help_text else ''}default recipe: "
+                                                        f"{shown if shown not in ('', None) else 'none'}"})

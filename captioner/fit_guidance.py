@@ -54,10 +54,11 @@ def split_data(captioner: Captioner, data: CaptionSet, split: str, cache_dir: Pa
 
 
 def write_objects(model_dir: str | Path, data_root: str | Path | None = None, cache_dir: Path | None = None,
-                  concepts: Sequence[str] = tuple(OBJECT_GROUPS)) -> ObjectRecogniser:
-    """Fit one probe per concept on the train split's features and save them beside the ImageNet classifier."""
+                  concepts: Sequence[str] = tuple(OBJECT_GROUPS), limit: int | None = None) -> ObjectRecogniser:
+    """Fit one probe per concept on the train split's features (its first ``limit`` photos, if given: a decoder
+    trained on a subset gets probes from the same subset) and save them beside the ImageNet classifier."""
     captioner = Captioner(model_dir)
-    train = split_data(captioner, load_captions(data_root), "train", cache_dir)
+    train = split_data(captioner, load_captions(data_root), "train", cache_dir, limit)
     concepts = ["person", *[c for c in concepts if c != "person"]]
     kernel, bias = fit_concept_probes(train.features, train.named, concepts)
     recogniser = ObjectRecogniser(*imagenet_classifier(captioner.encoder_name), kernel, bias, concepts)

@@ -1,12 +1,12 @@
 """The stages joined up: what the CLI and the notebook run, so neither holds logic of its own.
 
-``train_captioner`` goes data -> text -> features -> model -> ``model/`` (with the ONNX encoder the lean
-runtime serves); ``Captioner`` (from :mod:`captioner.serving`) captions
-photos with a trained folder and the encoder its card names.
+``train_captioner`` goes data -> text -> features -> model -> a model folder (with the ONNX encoder the lean
+runtime serves); ``train_recipe`` runs it with a recipe of :mod:`captioner.recipes`; ``Captioner`` (from
+:mod:`captioner.serving`) captions photos with a trained folder and the encoder its card names.
 
 With several seeds it trains one decoder per seed on the same features and saves them as an ensemble:
 their next-word probabilities are averaged at every step, which is worth more than any single change to
-one decoder was on the dev split (README, "Experiments"). With a ``student`` setting, those decoders are
+one decoder was on the dev split (docs/experiments.md). With a ``student`` setting, those decoders are
 only teachers: one decoder of the same size learns their averaged distributions (distillation) and is
 saved alone, for a third of the ensemble's decoding time.
 """
@@ -30,9 +30,10 @@ from .export import export_onnx_encoder
 from .features import extract_features
 from .images import load_rgb
 from .io import atomic_path, write_atomically
-from .distillation import TeacherTargets, teacher_targets
+from .distillation import TeacherTargets, student_config, teacher_targets
 from .model import CaptionModel, ModelConfig, build_model, save_model
 from .model_folder import write_card
+from .recipes import Recipe
 from .training import CaptionExamples, TrainConfig, caption_examples, model_card, train_model
 from .serving import Captioner  # noqa: F401  (re-exported: the notebook and CLI caption through it)
 from .concepts import OBJECT_GROUPS, objects_named
@@ -176,6 +177,19 @@ def train_captioner(
     card = write_card(out_dir, card)  # again, now that the encoder file is there too
     _remove_checkpoints(out_dir / "checkpoints")
     return TrainingRun(CaptionModel(networks, vocab, card), histories, features, train_images, dev_images)
+
+
+def train_recipe(recipe: Recipe, data_root: str | Path | None, out_dir: str | Path, *,
+                 dev_limit: int | None = None, cache_dir: Path | None = None, verbose: int = 1) -> TrainingRun:
+    """Train what a recipe (:mod:`captioner.recipes`) describes and save it to ``out_dir``."""
+    train_config = dataclasses.replace(recipe.train, seed=recipe.seeds[0])  # a student takes the first seed
+    student = student_config(train_config, recipe.distil, recipe.student_epochs) if recipe.distil is not None else None
+    return train_captioner(
+        data_root, out_dir, recipe.encoder, limit=recipe.limit, dev_limit=dev_limit, min_count=recipe.min_count,
+        model_config=recipe.model, train_config=train_config, seeds=recipe.seeds, student=student,
+        decoding={"beam": recipe.beam, "length_penalty": recipe.length_penalty}, hold_out=recipe.hold_out,
+        cache_dir=cache_dir, verbose=verbose,
+    )
 
 
 def distil(teachers: Sequence, train: CaptionExamples, dev: CaptionExamples, vocab_size: int, feature_size: int,

@@ -107,3 +107,17 @@ def test_an_ensemble_needs_different_seeds(tmp_path):
 def test_a_distillation_weight_outside_0_to_1_is_a_one_line_error(tmp_path):
     result = captioner("train", "--seed", "1", "2", "--distil", "1.5", "--encoder", "thumbnail", "--out", tmp_path / "m")
     assert result.returncode != 0 and "--distil must be in (0, 1]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_without_out_writes_a_new_run_folder_and_never_model(colour_dataset, tmp_path):
+    shipped_card = (REPO_ROOT / "model" / "model_card.json").read_bytes()
+    result = captioner("train", "--recipe", "quick", "--data", colour_dataset, "--cache", tmp_path / "cache",
+                       "--epochs", 1, "--min-count", 1, "--units", 16, "--embed-dim", 16, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    runs = list((tmp_path / "runs").glob("quick-*"))
+    assert len(runs) == 1 and (runs[0] / "model_card.json").is_file()
+    card = json.loads((runs[0] / "model_card.json").read_text())
+    assert card["encoder"]["name"] == "thumbnail" and card["training"]["epochs"] == 1  # the recipe, overridden
+    assert card["architecture"]["units"] == 16 and card["min_word_count"] == 1
+    assert "recipe quick with overrides: thumbnail" in result.stdout
+    assert (REPO_ROOT / "model" / "model_card.json").read_bytes() == shipped_card
