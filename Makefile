@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: serve test test-fast train-quick requirements clean
+.PHONY: serve test test-fast test-serving train-quick requirements clean
 
 # The Procfile's own web command (gunicorn, as Heroku and the Docker image run it), on loopback port 5000.
 serve: $(VENV)/.serve-installed
@@ -18,6 +18,22 @@ test: $(VENV)/.dev-installed
 # The quick part: no browser, no Java, nothing that takes minutes (pytest markers, tests/conftest.py).
 test-fast: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -m "not slow and not browser and not java" -q
+
+# The app's and serving's tests on what a deploy installs: requirements.txt and pytest (pinned as in
+# requirements-dev.txt), no TensorFlow. They serve the committed fixture model (tests/fixtures/colour_model/);
+# tests that train or need a dev tool skip, naming what they need.
+SERVING_VENV ?= .venv-serving
+SERVING_TESTS := tests/test_app.py tests/test_batch.py tests/test_api_docs.py tests/test_explain.py \
+	tests/test_alttext.py tests/test_serving.py tests/test_numpy_decoder.py tests/test_decode.py tests/test_guide.py \
+	tests/test_objects.py tests/test_images.py tests/test_text.py tests/test_data.py tests/test_security.py
+test-serving: $(SERVING_VENV)/.installed
+	$(SERVING_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow and not browser and not java" $(SERVING_TESTS)
+
+$(SERVING_VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(SERVING_VENV)
+	$(SERVING_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt pytest \
+		--constraint requirements-dev.txt
+	touch $@
 
 # A smoke run (captioner/recipes.py's QUICK): 200 training images, 5 epochs, the weight-free thumbnail encoder.
 train-quick: $(VENV)/.dev-installed
@@ -48,4 +64,4 @@ $(VENV)/.dev-installed: requirements.txt requirements-train.txt requirements-ray
 	touch $@ $(VENV)/.serve-installed
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .cache .pytest_cache runs
+	rm -rf $(VENV) $(TOOLS) $(SERVING_VENV) .cache .pytest_cache runs

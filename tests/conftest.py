@@ -1,15 +1,17 @@
-"""Shared fixtures: the real Flickr8k in ../shared (skipped where absent) and small data sets made here."""
+"""Shared fixtures: the real Flickr8k in ../shared (skipped where absent), the colour data set made here
+(tests/colours.py) and its committed model, which the ``app`` and ``client`` fixtures serve."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from captioner.data import REPO_ROOT, default_data_root
+from tests.colours import FIXTURE_MODEL, train_colour_model_into, write_colour_dataset
 
 PHOTOS = Path(os.environ.get("CAPTIONER_PHOTOS", REPO_ROOT.parent / "shared" / "photos"))
 
@@ -18,11 +20,14 @@ SLOW_MODULES = {"test_notebook", "test_container", "test_alttext_ray", "test_loa
                 "test_efficientnet_lite", "test_fuzz", "test_faults", "test_ensemble"}
 # Fixtures that take minutes: 200 test photos through both the Keras and the lean path.
 SLOW_FIXTURES = {"two_paths"}
+# Fixtures that train or run Keras: their tests skip where only requirements.txt is installed (make test-serving).
+KERAS_FIXTURES = {"trained_colour_model", "two_paths", "cli_model", "distilled", "ensemble", "small_network"}
+HAS_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
 
 
 def pytest_collection_modifyitems(config, items):
     """Marks for make test-fast: browser tests by their fixture, Java ones by their module or skip reason,
-    slow ones by their module."""
+    slow ones by their module; without TensorFlow, tests that train or run Keras skip, by their fixtures."""
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
         if "browser" in item.fixturenames:
@@ -32,10 +37,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.java)
         if module in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
-
-
-# Colours a model can tell apart from the thumbnail encoder's colour grid alone.
-COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220), "yellow": (240, 230, 40)}
+        if not HAS_TENSORFLOW and KERAS_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.skip(reason="trains or runs Keras: needs TensorFlow (requirements-train.txt)"))
 
 
 @pytest.fixture(scope="session")
@@ -54,53 +57,17 @@ def photos() -> list[Path]:
     return found
 
 
-def write_colour_dataset(root: Path, per_colour: int = 6) -> Path:
-    """A learnable toy data set: one solid colour per photo, captions that name the colour.
-
-    Layout as Flickr8k distributes it: Images/, Flickr8k.token.txt and the three split files.
-    """
-    images = root / "Images"
-    images.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    lines, names = [], []
-    for colour, rgb in COLOURS.items():
-        for i in range(per_colour):
-            name = f"{colour}_{i}.jpg"
-            pixels = np.clip(np.array(rgb) + rng.integers(-15, 15, (64, 48, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(images / name, quality=90)
-            names.append(name)
-            captions = [f"A {colour} square .", f"a {colour} square", f"A plain {colour} square!",
-                        f"The {colour} square", f"a {colour} square ."]
-            lines += [f"{name}#{k}\t{text}" for k, text in enumerate(captions)]
-    (root / "Flickr8k.token.txt").write_text("\n".join(lines) + "\n")
-    train = [n for n in names if int(n.split("_")[1][0]) < per_colour - 2]
-    dev = [n for n in names if int(n.split("_")[1][0]) == per_colour - 2]
-    test = [n for n in names if int(n.split("_")[1][0]) == per_colour - 1]
-    for split, members in (("train", train), ("dev", dev), ("test", test)):
-        (root / f"Flickr_8k.{split}Images.txt").write_text("\n".join(members) + "\n")
-    return root
-
-
 @pytest.fixture
 def colour_dataset(tmp_path) -> Path:
     return write_colour_dataset(tmp_path / "colours")
 
 
 def train_colour_model(tmp_path_factory, epochs: int = 60, **options):
-    """``(data root, model folder, run)``: a small merge captioner trained on a fresh colour data set through
-    the pipeline; ``options`` go to ``train_captioner`` (``seeds``, ``decoding``, ``student``)."""
-    from captioner.model import ModelConfig
-    from captioner.pipeline import train_captioner
-    from captioner.training import TrainConfig
-
+    """``(data root, model folder, run)``: the colour model trained afresh (for tests of training itself);
+    ``options`` go to ``train_captioner`` (``seeds``, ``decoding``, ``student``)."""
     root = write_colour_dataset(tmp_path_factory.mktemp("data") / "colours")
     out = tmp_path_factory.mktemp("model")
-    run = train_captioner(
-        root, out, "thumbnail", min_count=1,
-        model_config=ModelConfig(embed_dim=32, units=32, dropout=0.1),
-        train_config=TrainConfig(epochs=epochs, batch_size=8, learning_rate=1e-2, patience=epochs),
-        cache_dir=tmp_path_factory.mktemp("cache"), verbose=0, **options,
-    )
+    run = train_colour_model_into(root, out, tmp_path_factory.mktemp("cache"), epochs, **options)
     return root, out, run
 
 
@@ -111,11 +78,19 @@ def trained_colour_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(trained_colour_model):
+def colour_model(tmp_path_factory) -> tuple[Path, Path]:
+    """``(data root, model folder)``: the committed colour model (no training, no TensorFlow), copied so that
+    no test can change the committed files, and a fresh colour data set it was trained on."""
+    root = write_colour_dataset(tmp_path_factory.mktemp("data") / "colours")
+    return root, Path(shutil.copytree(FIXTURE_MODEL, tmp_path_factory.mktemp("fixture") / "colour_model"))
+
+
+@pytest.fixture(scope="session")
+def app(colour_model):
     """The Flask app over the colour model, as the tutorial's ``app`` fixture."""
     from app import create_app
 
-    _, model_dir, _ = trained_colour_model
+    _, model_dir = colour_model
     return create_app({"MODEL_DIR": str(model_dir), "TESTING": True, "MAX_CONTENT_LENGTH": 2 * 1024 * 1024})
 
 

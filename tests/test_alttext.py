@@ -46,8 +46,8 @@ def read_rows(path: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
-def test_a_folder_tree_is_captioned_into_rows_that_name_the_model(trained_colour_model, library, tmp_path, suffix):
-    _, model_dir, _ = trained_colour_model
+def test_a_folder_tree_is_captioned_into_rows_that_name_the_model(colour_model, library, tmp_path, suffix):
+    _, model_dir = colour_model
     out = tmp_path / f"captions{suffix}"
     result = run_caption("--recursive", library, "--out", out, "--beam", "2", model=model_dir)
     assert result.returncode == 1  # one photo was unreadable
@@ -60,8 +60,8 @@ def test_a_folder_tree_is_captioned_into_rows_that_name_the_model(trained_colour
     assert all(len(rows[name]["caption"].split()) >= 2 and not rows[name]["error"] for name in ("a.jpg", "c.jpeg"))
 
 
-def test_a_second_run_adds_only_what_is_missing_and_drops_a_torn_row(trained_colour_model, library, tmp_path):
-    _, model_dir, _ = trained_colour_model
+def test_a_second_run_adds_only_what_is_missing_and_drops_a_torn_row(colour_model, library, tmp_path):
+    _, model_dir = colour_model
     out = tmp_path / "captions.csv"
     run_caption("-r", library, "--out", out, model=model_dir)
     lines = out.read_text().splitlines(keepends=True)
@@ -110,8 +110,8 @@ def test_a_run_killed_mid_library_resumes_where_it_stopped(flickr8k_root, tmp_pa
      (["{tmp}/nowhere"], "does not exist")],
     ids=["folder-without-recursive", "unknown-output-format", "missing-path"],
 )
-def test_bad_options_are_one_line_errors(trained_colour_model, library, tmp_path, args, message):
-    _, model_dir, _ = trained_colour_model
+def test_bad_options_are_one_line_errors(colour_model, library, tmp_path, args, message):
+    _, model_dir = colour_model
     args = [a.format(library=library, tmp=tmp_path) for a in args]
     result = run_caption(*args, model=model_dir)
     assert result.returncode != 0
@@ -119,8 +119,8 @@ def test_bad_options_are_one_line_errors(trained_colour_model, library, tmp_path
     assert len(lines) == 1 and message in lines[0]
 
 
-def test_a_file_from_elsewhere_is_refused_not_overwritten(trained_colour_model, library, tmp_path):
-    _, model_dir, _ = trained_colour_model
+def test_a_file_from_elsewhere_is_refused_not_overwritten(colour_model, library, tmp_path):
+    _, model_dir = colour_model
     out = tmp_path / "notes.csv"
     out.write_text("name,phone\nalice,123\n")
     result = run_caption("-r", library, "--out", out, model=model_dir)
@@ -129,11 +129,11 @@ def test_a_file_from_elsewhere_is_refused_not_overwritten(trained_colour_model, 
 
 
 @pytest.mark.parametrize("name", ["=HYPERLINK(\"x\").png", "+1.png", "-2.png", "@SUM(1).png", "'=x.png"])
-def test_a_file_name_never_becomes_a_spreadsheet_formula_and_still_resumes(trained_colour_model, tmp_path, name):
+def test_a_file_name_never_becomes_a_spreadsheet_formula_and_still_resumes(colour_model, tmp_path, name):
     """OWASP's CSV injection: a cell that starts with = + - @ is quoted; the resume still knows the photo."""
     from captioner.alttext import FORMULA_STARTS, csv_unsafe
 
-    _, model_dir, _ = trained_colour_model
+    _, model_dir = colour_model
     (tmp_path / name).write_bytes(png())
     out = tmp_path / "captions.csv"
     command = [sys.executable, "-m", "captioner", "caption", "--model", str(model_dir), "--out", str(out), "--", name]

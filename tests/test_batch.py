@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from app import MAX_PHOTOS
-from tests.test_app import COLOURS
+from tests.colours import COLOURS
 
 
 def jpeg(colour: str) -> bytes:
@@ -32,7 +32,7 @@ def test_several_photos_get_one_result_each_in_order_and_a_bad_one_its_own_error
 
 
 def test_a_batch_answer_fits_the_openapi_description(client, spec):
-    import jsonschema
+    jsonschema = pytest.importorskip("jsonschema", reason="pip install -r requirements-dev.txt")
 
     body = post_photos(client, [("red.jpg", jpeg("red")), ("x.jpg", b"nope")]).get_json()
     jsonschema.validate(body, {"$ref": "#/components/schemas/CaptionBatch", "components": spec["components"]})

@@ -70,3 +70,18 @@ def test_each_compiled_file_pins_its_in_file_and_agrees_with_the_dev_set(name):
     assert {p: public.get(p) for p in direct} == direct
     assert {p: everything.get(p) for p in compiled} == compiled
     assert "werkzeug" in pins("requirements.txt")  # an indirect dependency the app relies on is pinned
+
+@pytest.mark.slow
+def test_the_app_and_serving_tests_pass_on_requirements_txt_and_pytest_alone(tmp_path):
+    """What a deploy installs runs the app's and serving's tests over the committed fixture model (make test-serving)."""
+    import re
+    import subprocess
+
+    venv = tmp_path / "serving"
+    result = subprocess.run(["make", "--no-print-directory", "test-serving", f"SERVING_VENV={venv}"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    summary = result.stdout.strip().splitlines()[-1]
+    assert int(re.search(r"(\d+) passed", summary).group(1)) >= 150 and "failed" not in summary, summary
+    no_tensorflow = subprocess.run([str(venv / "bin" / "python"), "-c", "import tensorflow"], capture_output=True)
+    assert no_tensorflow.returncode != 0, "requirements.txt alone must not bring TensorFlow"

@@ -30,8 +30,8 @@ def test_unrelated_captions_score_near_zero_and_better_ones_score_higher():
     assert fair["bleu_1"] > bad["bleu_1"] and fair["cider"] > bad["cider"]
 
 
-def test_evaluate_model_on_the_colour_model(trained_colour_model, tmp_path):
-    root, model_dir, _ = trained_colour_model
+def test_evaluate_model_on_the_colour_model(colour_model, tmp_path):
+    root, model_dir = colour_model
     result = evaluate_model(model_dir, root, "test", beam_size=3, cache_dir=tmp_path)
     assert result["images"] == 4 and result["beam"] == 3 and result["encoder"] == "thumbnail"
     assert result["distinct_captions"] == 1.0  # one caption per colour
@@ -39,8 +39,8 @@ def test_evaluate_model_on_the_colour_model(trained_colour_model, tmp_path):
     assert all(s["caption"] for s in result["samples"])
 
 
-def test_evaluate_command_writes_json_with_the_documented_keys(trained_colour_model, tmp_path):
-    root, model_dir, _ = trained_colour_model
+def test_evaluate_command_writes_json_with_the_documented_keys(colour_model, tmp_path):
+    root, model_dir = colour_model
     out = tmp_path / "scores.json"
     import shutil as sh
 

@@ -21,8 +21,8 @@ from tests.servers import free_port, procfile_command
 
 
 @pytest.fixture
-def model_copy(trained_colour_model, tmp_path) -> Path:
-    _, model_dir, _ = trained_colour_model
+def model_copy(colour_model, tmp_path) -> Path:
+    _, model_dir = colour_model
     return Path(shutil.copytree(model_dir, tmp_path / "model"))
 
 

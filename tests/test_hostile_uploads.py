@@ -20,8 +20,8 @@ BOUNDARY = "hostile-boundary"
 
 
 @pytest.fixture(scope="module")
-def server(trained_colour_model):
-    _, model_dir, _ = trained_colour_model
+def server(colour_model):
+    _, model_dir = colour_model
     process, url = start_gunicorn({"CAPTIONER_MODEL": str(model_dir), "CAPTIONER_MAX_BYTES": str(BYTE_LIMIT)})
     yield {"url": url, "process": process}
     if process.poll() is None:  # the last test stops it to read its log

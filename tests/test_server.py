@@ -17,18 +17,18 @@ ARTIFACTS = REPO_ROOT / "artifacts"
 
 
 @pytest.fixture(scope="module")
-def gunicorn_server(trained_colour_model):
+def gunicorn_server(colour_model):
     """gunicorn as the Procfile runs it, on a free loopback port."""
-    _, model_dir, _ = trained_colour_model
+    _, model_dir = colour_model
     process, url = start_gunicorn({"CAPTIONER_MODEL": str(model_dir)})
     yield url
     stop_server(process)
 
 
 @pytest.fixture(scope="module")
-def dev_server(trained_colour_model):
+def dev_server(colour_model):
     """``python app.py`` with HOST and PORT from the environment."""
-    _, model_dir, _ = trained_colour_model
+    _, model_dir = colour_model
     port = free_port()
     process = start_server([sys.executable, "app.py"], {"CAPTIONER_MODEL": str(model_dir), "PORT": str(port),
                                                          "HOST": "127.0.0.1"}, port)

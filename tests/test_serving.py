@@ -116,6 +116,7 @@ def test_lean_captions_and_probabilities_match_keras_on_200_test_photos(two_path
 
 
 def test_export_writes_nothing_when_the_onnx_encoder_disagrees(tmp_path):
+    pytest.importorskip("tf2onnx", reason="exporting needs tf2onnx (requirements-train.txt)")
     from captioner.encoders import build_encoder
     from captioner.export import export_onnx_encoder
     from captioner.serving import OnnxEncoder
