@@ -35,7 +35,7 @@ $(SERVING_VENV)/.installed: requirements.txt requirements-dev.txt
 		--constraint requirements-dev.txt
 	touch $@
 
-# A smoke run (captioner/recipes.py's QUICK): 200 training images, 5 epochs, the weight-free thumbnail encoder.
+# A smoke run (captioner/train/recipes.py's QUICK): 200 training images, 5 epochs, the weight-free thumbnail encoder.
 train-quick: $(VENV)/.dev-installed
 	$(BIN)/python -m captioner train --recipe quick --out runs/quick
 

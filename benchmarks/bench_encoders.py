@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from captioner.data import REPO_ROOT, default_data_root
-from captioner.encoders import build_encoder
+from captioner.train.keras_encoders import build_encoder
 from captioner.images import load_rgb
 
 

@@ -18,9 +18,9 @@ import numpy as np
 
 from captioner.data import load_captions
 from captioner.features import load_cached
-from captioner.model import build_model
-from captioner.training import caption_examples, make_dataset
-from captioner.pipeline import tokenize
+from captioner.train.model import build_model
+from captioner.train.training import caption_examples, make_dataset
+from captioner.text import tokenize
 from captioner.text import Vocabulary
 
 

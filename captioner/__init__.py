@@ -4,7 +4,10 @@ The package follows the path of the data, one module per stage:
 
     data -> text -> images/encoders/features -> model -> decode -> evaluate -> serving
 
-The notebook, the CLI (``python -m captioner``) and the Flask app are thin drivers over it.
+Its top level needs no TensorFlow: it serves, scores and writes alt text from a model folder
+(:mod:`captioner.model_folder`) with NumPy and ONNX Runtime. Everything that needs TensorFlow and Keras
+(the model's network, training, distillation, the recipes, the Keras encoders and their ONNX export) is in
+:mod:`captioner.train`. The notebook, the CLI (``python -m captioner``) and the Flask app are thin drivers.
 """
 
 import os

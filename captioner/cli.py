@@ -15,7 +15,7 @@ from pathlib import Path
 from . import CaptionerError, __version__
 from .data import REPO_ROOT, default_data_root
 from .encoders import ENCODERS
-from .recipes import DEFAULT, RECIPES, SHIPPED, fields
+from .train.recipes import DEFAULT, RECIPES, SHIPPED, fields
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "model"
 
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     features.set_defaults(run=run_features)
 
     train = commands.add_parser("train", help="train a merge captioner and save it as JSON + HDF5",
-                                description="Train what a recipe (captioner/recipes.py) describes; each option "
+                                description="Train what a recipe (captioner/train/recipes.py) describes; each option "
                                             "given overrides that field of the recipe.")
     _data_options(train)
     train.add_argument("--recipe", default="default", choices=sorted(RECIPES),
@@ -113,10 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_features(args) -> int:
-    from .data import load_captions
-    from .encoders import build_encoder
+    from .data import load_captions, split_images
     from .features import extract_features
-    from .pipeline import split_images
+    from .train.keras_encoders import build_encoder
 
     data = load_captions(args.data)
     if args.split:
@@ -134,8 +133,8 @@ def run_features(args) -> int:
 def run_train(args) -> int:
     import datetime
 
-    from .pipeline import train_recipe
-    from .recipes import describe, get_recipe, override
+    from .train.pipeline import train_recipe
+    from .train.recipes import describe, get_recipe, override
 
     given = {name: getattr(args, name) for name in fields(DEFAULT)}
     recipe = override(get_recipe(args.recipe), **given)
@@ -213,8 +212,8 @@ def run_guide(args) -> int:
 def run_export(args) -> int:
     import numpy as np
 
-    from .encoders import load_encoder
-    from .export import export_onnx_encoder
+    from .train.export import export_onnx_encoder
+    from .train.keras_encoders import load_encoder
     from .images import load_rgb
     from .model_folder import load_card, write_card
 
@@ -296,7 +295,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"warning: {message}", file=file or sys.stderr)
 
 
-# train's options: each overrides one field of the recipe (captioner/recipes.py), so none has a default of its own.
+# train's options: each overrides one field of the recipe (captioner/train/recipes.py), so none has a default of its own.
 RECIPE_OPTIONS = (
     ("--encoder", dict(choices=sorted(ENCODERS), help="image encoder")),
     ("--limit", dict(type=_positive_int, help="train on the first N training images only")),

@@ -18,9 +18,12 @@ import os
 import random
 import warnings
 from dataclasses import dataclass, field
+from typing import Sequence
 from pathlib import Path
 
 from . import CaptionerError
+from .concepts import OBJECT_GROUPS, objects_named
+from .text import clean_caption
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The tests and the notebook read Flickr8k from ../shared beside the checkout unless told otherwise.
@@ -193,3 +196,26 @@ def _warn_skipped(what: str, names: set[str]) -> None:
 def _report_malformed(path: Path, bad: int) -> None:
     if bad:
         warnings.warn(f"{path}: skipped {bad} malformed line(s)", DataWarning, stacklevel=3)
+
+
+def split_images(data: CaptionSet, split: str, limit: int | None = None) -> list[str]:
+    """The split's images in file order, the first ``limit`` of them if given."""
+    names = data.split(split)
+    if limit is not None:
+        if limit < 1:
+            raise CaptionerError(f"--limit must be at least 1, got {limit}")
+        names = names[:limit]
+    if not names:
+        raise CaptionerError(f"split {split!r} has no usable images in {data.root}")
+    return names
+
+
+def without_concepts(images: list[str], captions: dict[str, list[str]], concepts: Sequence[str]) -> list[str]:
+    """The images none of whose captions names any of ``concepts`` (groups of :mod:`captioner.concepts`)."""
+    unknown = set(concepts) - set(OBJECT_GROUPS)
+    if unknown:
+        raise CaptionerError(f"unknown concept(s) {', '.join(sorted(unknown))} (choose from: {', '.join(OBJECT_GROUPS)})")
+    if not concepts:
+        return images
+    held = set(concepts)
+    return [n for n in images if not any(objects_named(clean_caption(c)) & held for c in captions[n])]

@@ -17,9 +17,8 @@ import numpy as np
 
 from . import CaptionerError
 from .concepts import OBJECT_GROUPS, objects_named
-from .data import load_captions
+from .data import load_captions, split_images
 from .features import extract_features
-from .pipeline import split_images
 from .serving import Captioner
 from .text import clean_caption
 

@@ -16,12 +16,11 @@ from typing import Sequence
 import numpy as np
 
 from .concepts import OBJECT_GROUPS, names_person, objects_named
-from .data import CaptionSet, load_captions
+from .data import CaptionSet, load_captions, split_images, without_concepts
 from .features import extract_features
 from .guide import Guidance, fit_calibration
 from .model_folder import OBJECTS_FILE, load_card, write_card
 from .objects import ObjectRecogniser, fit_concept_probes, imagenet_classifier
-from .pipeline import split_images, without_concepts
 from .serving import CaptionResult, Captioner
 from .text import clean_caption
 

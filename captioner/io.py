@@ -1,4 +1,5 @@
-"""Small file helpers shared by every stage that writes artifacts, Keras networks among them."""
+"""Small file helpers shared by every stage that writes artifacts: atomic writes and checksums (Keras
+networks as files: :mod:`captioner.train.keras_io`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
-
-from . import CaptionerError
 
 
 @contextmanager
@@ -64,30 +63,3 @@ def damaged_files(folder: Path, recorded: dict[str, dict]) -> list[str]:
         elif path.stat().st_size != expected["bytes"] or sha256(path) != expected["sha256"]:
             problems.append(f"{name} is damaged (its SHA-256 differs from the one recorded)")
     return problems
-
-
-def save_keras_network(network, architecture: Path, weights: Path) -> None:
-    """A network as ``to_json`` + HDF5 weights, both written atomically, holding only what inference needs.
-
-    A trained network's JSON carries its compile settings, and its weights file the optimizer's moments
-    (twice the weights again). A copy rebuilt from the bare config has neither.
-    """
-    import keras
-
-    inference_copy = keras.Model.from_config(network.get_config())
-    inference_copy.set_weights(network.get_weights())
-    with atomic_path(weights) as tmp:
-        inference_copy.save_weights(str(tmp))
-    write_atomically(architecture, inference_copy.to_json(indent=1).encode())
-
-
-def load_keras_network(architecture: Path, weights: Path, what: str):
-    """Plain Keras: ``model_from_json`` + ``load_weights``; a clear error names ``what`` failed to load."""
-    import keras
-
-    try:
-        network = keras.models.model_from_json(architecture.read_text(encoding="utf-8"))
-        network.load_weights(str(weights))
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise CaptionerError(f"cannot load {what} in {architecture.parent}: {error}") from None
-    return network

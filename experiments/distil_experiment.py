@@ -5,7 +5,7 @@
 
 The teachers' averaged next-word distributions (top 16 words) at every prefix of every training caption
 become part of the target (``--teacher-weight``); the rest is the caption's own word. The student is a
-decoder of the same size, trained from scratch (``captioner.pipeline.distil``, as ``train --distil`` does) on
+decoder of the same size, trained from scratch (``captioner.train.pipeline.distil``, as ``train --distil`` does) on
 the cached features (``python -m captioner features``), from teachers already trained and saved. It is scored on dev with beam 3 and with the card's search, to compare
 with the ensemble and with one member (README, "Experiments"). Nothing here ships.
 """
@@ -17,13 +17,15 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from captioner.distillation import student_config
+from captioner.data import load_captions, split_images
 from captioner.evaluate import evaluate_model, format_scores
 from captioner.features import load_cached
-from captioner.model import ModelConfig, load_model, save_model
 from captioner.model_folder import write_card
-from captioner.pipeline import distil, load_captions, split_images, tokenize
-from captioner.training import TrainConfig, caption_examples, model_card
+from captioner.text import tokenize
+from captioner.train.distillation import student_config
+from captioner.train.model import ModelConfig, load_model, save_model
+from captioner.train.pipeline import distil
+from captioner.train.training import TrainConfig, caption_examples, model_card
 
 
 def main() -> None:

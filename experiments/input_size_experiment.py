@@ -20,9 +20,9 @@ import numpy as np
 
 from captioner import efficientnet_lite, encoders
 from captioner.evaluate import evaluate_model, format_scores
-from captioner.pipeline import train_captioner
+from captioner.train.pipeline import train_captioner
 from captioner.serving import OnnxEncoder
-from captioner.training import TrainConfig
+from captioner.train.training import TrainConfig
 
 
 def register(size: int) -> str:

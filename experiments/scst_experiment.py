@@ -189,8 +189,9 @@ def finetune(network, features: np.ndarray, references: list[list[list[str]]], v
 def main() -> None:
     from captioner.data import load_captions
     from captioner.features import load_cached
-    from captioner.model import load_model, save_model
-    from captioner.pipeline import split_images, tokenize
+    from captioner.train.model import load_model, save_model
+    from captioner.data import split_images
+    from captioner.text import tokenize
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)

@@ -100,7 +100,7 @@ def test_a_caption_is_never_empty():
 
 def test_beam_search_on_the_trained_model_names_the_colour(trained_colour_model):
     from captioner.data import load_captions
-    from captioner.encoders import build_encoder
+    from captioner.train.keras_encoders import build_encoder
     from captioner.images import load_rgb
 
     root, _, run = trained_colour_model

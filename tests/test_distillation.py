@@ -4,15 +4,16 @@ import numpy as np
 import pytest
 
 from captioner.decode import KerasPrefixStepper, greedy_decode
-from captioner.distillation import teacher_targets
-from captioner.model import ModelConfig, build_model, load_model
-from captioner.training import TrainConfig, caption_examples, make_dataset, train_model
+from captioner.train.distillation import teacher_targets
+from captioner.train.model import ModelConfig, build_model, load_model
+from captioner.train.training import TrainConfig, caption_examples, make_dataset, train_model
 
 
 @pytest.fixture(scope="module")
 def teacher(trained_colour_model):
     """The colour model as a teacher, with its training captions as examples."""
-    from captioner.pipeline import load_captions, tokenize
+    from captioner.data import load_captions
+    from captioner.text import tokenize
 
     root, model_dir, run = trained_colour_model
     model = load_model(model_dir)
@@ -104,7 +105,7 @@ def test_a_distilled_model_is_one_decoder_whose_card_names_its_teachers(distille
 
 
 def test_a_resumed_run_takes_a_finished_student_without_asking_the_teachers_again(teacher, tmp_path):
-    from captioner.pipeline import distil
+    from captioner.train.pipeline import distil
 
     model, examples = teacher
     config = TrainConfig(epochs=2, batch_size=8, teacher_weight=0.8, seed=5)
@@ -121,7 +122,7 @@ def test_a_resumed_run_takes_a_finished_student_without_asking_the_teachers_agai
 
 
 def test_a_student_keeps_the_teachers_recipe_without_label_smoothing():
-    from captioner.distillation import student_config
+    from captioner.train.distillation import student_config
 
     teachers = TrainConfig(epochs=20, learning_rate=2e-3, label_smoothing=0.1, seed=8)
     assert student_config(teachers, 0.8) == TrainConfig(epochs=20, learning_rate=2e-3, label_smoothing=0.0, seed=8,
@@ -141,7 +142,7 @@ def test_the_student_names_the_colours_of_unseen_photos(distilled):
 
 def test_a_teacher_weight_outside_0_to_1_is_refused(tmp_path, colour_dataset):
     from captioner import CaptionerError
-    from captioner.pipeline import train_captioner
+    from captioner.train.pipeline import train_captioner
 
     with pytest.raises(CaptionerError, match="teacher weight"):
         train_captioner(colour_dataset, tmp_path / "m", "thumbnail", seeds=[1, 2], student=TrainConfig(teacher_weight=0))

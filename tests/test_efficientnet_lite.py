@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from captioner import CaptionerError
-from captioner.efficientnet_lite import PIXEL_SCALE, VARIANTS, build_network, load_imagenet_weights, weights_path
+from captioner.encoders import PIXEL_SCALE, VARIANTS, weights_path
+from captioner.train.efficientnet_lite import build_network, load_imagenet_weights
 from captioner.images import load_rgb
 from captioner.pth import load_state_dict
 
@@ -106,7 +107,7 @@ def test_a_weights_file_cannot_run_code(tmp_path, where):
 def test_a_missing_weights_package_says_what_to_install(monkeypatch):
     from dataclasses import replace
 
-    import captioner.efficientnet_lite as lite
+    import captioner.train.efficientnet_lite as lite
 
     monkeypatch.setitem(lite.VARIANTS, "efficientnet_lite0",
                         replace(lite.VARIANTS["efficientnet_lite0"], package="not_installed_weights_pkg"))

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from captioner import CaptionerError
-from captioner.encoders import ENCODERS, build_encoder, get_encoder_spec
+from captioner.encoders import ENCODERS, get_encoder_spec
 from captioner.features import FeatureWarning, extract_features, load_cached
+from captioner.train.keras_encoders import build_encoder
 
 
 def test_inception_v3_shapes_without_weights():

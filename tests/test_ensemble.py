@@ -17,8 +17,8 @@ import pytest
 
 from captioner.data import REPO_ROOT
 from captioner.decode import beam_search, keras_reference
-from captioner.model import ModelConfig, load_model
-from captioner.training import TrainConfig, finished_epochs
+from captioner.train.model import ModelConfig, load_model
+from captioner.train.training import TrainConfig, finished_epochs
 from captioner.text import START_ID
 
 SEEDS = [3, 4]
@@ -104,7 +104,7 @@ def test_the_card_s_decoding_settings_are_the_defaults_everywhere(ensemble, tmp_
 
 
 def test_retraining_a_folder_with_fewer_members_removes_the_old_ones(ensemble, tmp_path):
-    from captioner.pipeline import train_captioner
+    from captioner.train.pipeline import train_captioner
     from captioner.serving import Captioner
 
     root, out, _ = ensemble
@@ -149,9 +149,9 @@ def test_a_run_killed_in_its_second_member_keeps_the_first(colour_dataset, tmp_p
 
 
 def test_a_finished_member_is_reused_only_with_the_same_settings(tmp_path):
-    from captioner.model import build_model
-    from captioner.training import CaptionExamples
-    from captioner.pipeline import train_member
+    from captioner.train.model import build_model
+    from captioner.train.training import CaptionExamples
+    from captioner.train.pipeline import train_member
 
     rng = np.random.default_rng(0)
     examples = CaptionExamples(rng.random((6, 12), dtype=np.float32), np.repeat(np.arange(6), 2),

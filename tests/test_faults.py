@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from captioner.data import REPO_ROOT
-from captioner.training import finished_epochs
+from captioner.train.training import finished_epochs
 from tests.servers import free_port, procfile_command
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from captioner import CaptionerError
 from captioner.decode import KerasPrefixStepper, caption_text, greedy_decode
-from captioner.model import ModelConfig, build_model, load_model
+from captioner.train.model import ModelConfig, build_model, load_model
 from captioner.text import END_ID, START_ID
 
 # The same network on inputs of other shapes (or in another process) multiplies in another order: float32
@@ -59,7 +59,7 @@ def test_trained_model_names_the_colour_of_unseen_photos(trained_colour_model):
     root, _, run = trained_colour_model
     from captioner.data import load_captions
 
-    from captioner.encoders import build_encoder
+    from captioner.train.keras_encoders import build_encoder
     from captioner.images import load_rgb
 
     data = load_captions(root)

@@ -5,7 +5,7 @@ import pytest
 
 from captioner import CaptionerError
 from captioner.decode import KerasPrefixStepper, beam_search
-from captioner.model import load_model
+from captioner.train.model import load_model
 from captioner.numpy_decoder import NumpyMergeDecoder, read_keras_weights
 from captioner.text import START_ID
 

@@ -1,7 +1,6 @@
 """What is in a photo: the ImageNet word list, the classifier over the pooled features, the concept probes."""
 
 import importlib.util
-import shutil
 import subprocess
 import sys
 from pathlib import Path

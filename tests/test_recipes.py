@@ -7,8 +7,8 @@ import pytest
 
 from captioner import CaptionerError
 from captioner.data import REPO_ROOT
-from captioner.recipes import DEFAULT, RECIPES, SHIPPED, fields, get_recipe, override
-from captioner.training import TrainConfig
+from captioner.train.recipes import DEFAULT, RECIPES, SHIPPED, fields, get_recipe, override
+from captioner.train.training import TrainConfig
 
 
 def test_the_shipped_recipe_is_the_one_the_shipped_model_card_records():

@@ -22,7 +22,7 @@ def card():
 
 @pytest.fixture(scope="module")
 def shipped():
-    from captioner.pipeline import Captioner
+    from captioner.serving import Captioner
 
     return Captioner(MODEL_DIR)
 

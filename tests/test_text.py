@@ -55,7 +55,7 @@ def test_a_broken_vocabulary_file_is_a_clear_error(tmp_path):
 
 def test_real_flickr8k_vocabulary_size_and_length(flickr8k_root):
     from captioner.data import load_captions
-    from captioner.pipeline import tokenize
+    from captioner.text import tokenize
 
     data = load_captions(flickr8k_root)
     tokenized = tokenize(data.captions)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import CaptionerError
-from .io import atomic_path
-from .model_folder import ONNX_ENCODER_FILE
+from .. import CaptionerError
+from ..io import atomic_path
+from ..model_folder import ONNX_ENCODER_FILE
 
 
 def export_onnx_encoder(encoder, folder: Path, photos: np.ndarray | None = None, tolerance: float = 1e-4) -> Path:

@@ -3,8 +3,8 @@
 Teacher forcing: the LSTM returns its output at every position, so one pass over a caption trains all of
 its prefixes at once (27.8x faster per epoch than one sample per word, ``benchmarks/bench_training.py``).
 Captions are batched with others of similar length; early stopping restores the best dev epoch; an
-interrupted run resumes from its last finished epoch. :mod:`captioner.pipeline` trains every member of
-an ensemble with this; :mod:`captioner.distillation` supplies a student's soft targets.
+interrupted run resumes from its last finished epoch. :mod:`captioner.train.pipeline` trains every member of
+an ensemble with this; :mod:`captioner.train.distillation` supplies a student's soft targets.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import CaptionerError, __version__
+from .. import CaptionerError, __version__
 from .distillation import TeacherTargets, dense_targets
 from .model import ModelConfig
-from .model_folder import ARCHITECTURE_FILE, VOCAB_FILE, decoding_defaults, member_weights_file
-from .text import PAD_ID, Vocabulary
+from ..model_folder import ARCHITECTURE_FILE, VOCAB_FILE, decoding_defaults, member_weights_file
+from ..text import PAD_ID, Vocabulary
 
 
 @dataclass

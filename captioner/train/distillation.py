@@ -2,7 +2,7 @@
 
 An ensemble's decoders (the teachers) are run over every prefix of every training caption; a single
 student decoder then learns targets that mix their distribution with the caption's own word
-(:func:`captioner.training.make_dataset`). It decodes in a third of the ensemble's time
+(:func:`captioner.train.training.make_dataset`). It decodes in a third of the ensemble's time
 (docs/experiments.md). TensorFlow is imported only where the targets become tensors.
 """
 

