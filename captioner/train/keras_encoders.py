@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import CaptionerError
 from ..encoders import ENCODERS, THUMBNAIL_GRID, VARIANTS, EncoderSpec, get_encoder_spec
+from ..model_folder import LEGACY_ENCODER_FILES
 from .efficientnet_lite import build_network, load_imagenet_weights
 from .keras_io import load_keras_network
 
@@ -35,17 +36,13 @@ def build_encoder(name: str, pretrained: bool = True) -> KerasEncoder:
     return KerasEncoder(spec, BUILDERS[name](pretrained))
 
 
-# Model folders written before ensembles carried a Keras copy of their encoder (20 MB for Lite2). Now the
-# folder carries only encoder.onnx for serving, and the Keras encoder is rebuilt from its weights package.
-ENCODER_ARCHITECTURE_FILE = "encoder.json"
-ENCODER_WEIGHTS_FILE = "encoder.weights.h5"
-
-
 def load_encoder(folder: Path, name: str) -> KerasEncoder:
-    """The Keras encoder of a model folder: its saved copy in older folders, otherwise built by name."""
-    if not (folder / ENCODER_ARCHITECTURE_FILE).is_file():
+    """The Keras encoder of a model folder: its saved copy in older folders, otherwise built by name (a folder
+    now carries only ``encoder.onnx``, for serving)."""
+    architecture, weights = (folder / file for file in LEGACY_ENCODER_FILES)
+    if not architecture.is_file():
         return build_encoder(name)
-    network = load_keras_network(folder / ENCODER_ARCHITECTURE_FILE, folder / ENCODER_WEIGHTS_FILE, "the encoder")
+    network = load_keras_network(architecture, weights, "the encoder")
     return KerasEncoder(get_encoder_spec(name), network)
 
 

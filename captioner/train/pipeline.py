@@ -29,11 +29,11 @@ from ..encoders import get_encoder_spec
 from ..features import extract_features
 from ..images import load_rgb
 from ..io import atomic_path, write_atomically
-from ..model_folder import write_card
+from ..model_folder import LEGACY_ENCODER_FILES, write_card
 from ..text import Vocabulary, tokenize
 from .distillation import TeacherTargets, student_config, teacher_targets
 from .export import export_onnx_encoder
-from .keras_encoders import ENCODER_ARCHITECTURE_FILE, ENCODER_WEIGHTS_FILE, build_encoder
+from .keras_encoders import build_encoder
 from .model import CaptionModel, ModelConfig, build_model, save_model
 from .recipes import Recipe
 from .training import CaptionExamples, TrainConfig, caption_examples, model_card, train_model
@@ -137,7 +137,7 @@ def train_captioner(
         decoding=decoding,
     )
     save_model(networks, vocab, card, out_dir)
-    for legacy in (ENCODER_ARCHITECTURE_FILE, ENCODER_WEIGHTS_FILE):
+    for legacy in LEGACY_ENCODER_FILES:
         # Older folders carried a Keras copy of the encoder; it is rebuilt from its weights package now.
         (out_dir / legacy).unlink(missing_ok=True)
     sample = [data.image_path(n) for n in dev_images[:4]]
