@@ -27,12 +27,11 @@ from captioner.fit_guidance import concept_f1, decode_with, split_data
 from captioner.serving import Captioner
 
 
-def why_missed(captioner: Captioner, features: np.ndarray, caption: str, tried, concept: str) -> str:
+def why_missed(probabilities: dict[str, float], threshold: float, caption: str, tried, concept: str) -> str:
     """named, below threshold, outranked (by the tag tried) or tag tried, not said."""
     if concept in objects_named(caption.split()):
         return "named"
-    probabilities = {o.word: o.probability for o in captioner.guide.objects(features[None], top=40)[0]}
-    if probabilities.get(concept, 0.0) < captioner.guide.guidance.tag_threshold:
+    if probabilities.get(concept, 0.0) < threshold:
         return "below threshold"
     return "tag tried, not said" if tried is not None and tried.word == concept else "outranked"
 
@@ -48,11 +47,14 @@ def main() -> None:
     held = captioner.card["data"].get("held_out_concepts", [])
     data = split_data(captioner, load_captions(None), args.split)
     served = decode_with(captioner, data, captioner.guide.guidance)
+    seen = captioner.guide.objects(data.features, top=40)  # every thing's probability, not only the shown five
+    threshold = captioner.guide.guidance.tag_threshold
     reasons = collections.Counter()
-    for row, (result, named) in enumerate(zip(served, data.named)):
+    for result, named, objects in zip(served, data.named, seen):
+        probabilities = {o.word: o.probability for o in objects}
         for concept in held:
             if concept in named:
-                reasons[why_missed(captioner, data.features[row], result.caption, result.guidance.tried, concept)] += 1
+                reasons[why_missed(probabilities, threshold, result.caption, result.guidance.tried, concept)] += 1
     print(f"{args.split}: photo-concept pairs by outcome at the card's threshold: {dict(reasons.most_common())}")
     for threshold in args.thresholds:
         guidance = dataclasses.replace(captioner.guide.guidance, tag_threshold=threshold)

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .keras_io import load_keras_network, save_keras_network
 from ..model_folder import (ARCHITECTURE_FILE, VOCAB_FILE, WEIGHTS_FILE, decoder_weight_files, load_card,
-                           member_weights_file, write_card)
+                            member_weights_file, write_card)
 from ..text import Vocabulary
+from .keras_io import load_keras_network, save_keras_network
 
 
 @dataclass
@@ -32,7 +32,6 @@ class ModelConfig:
     embed_dim: int = 256
     units: int = 256
     dropout: float = 0.5
-
 
 
 def build_model(vocab_size: int, feature_size: int, config: ModelConfig = ModelConfig(), seed: int | None = None):

@@ -19,10 +19,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .. import CaptionerError, __version__
-from .distillation import TeacherTargets, dense_targets
-from .model import ModelConfig
 from ..model_folder import ARCHITECTURE_FILE, VOCAB_FILE, decoding_defaults, member_weights_file
 from ..text import PAD_ID, Vocabulary
+from .distillation import TeacherTargets, dense_targets
+from .model import ModelConfig
 
 
 @dataclass
