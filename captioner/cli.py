@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "(the novel-object experiment without any Flickr8k label of them)")
     guide.set_defaults(run=run_guide)
 
+    pseudo = commands.add_parser("pseudo-captions", help="caption the train photos named by held-out concepts from "
+                                 "their labels alone, for training on (PS-NOC; captioner/pseudo_captions.py)")
+    _data_options(pseudo)
+    pseudo.add_argument("--model", type=Path, required=True, help="a held-out model folder, guided (guide --model)")
+    pseudo.add_argument("--out", type=Path, required=True, help="the captions file to write (photo#i<TAB>caption)")
+    pseudo.add_argument("--per-label", type=_positive_int, default=2, help="captions per photo and label (default: 2)")
+    pseudo.set_defaults(run=run_pseudo_captions)
+
     export = commands.add_parser("export", help="write the ONNX encoder the lean runtime serves, checked against Keras")
     export.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: model/)")
     export.add_argument("--photos", type=Path, nargs="*", default=[], help="photos to check parity on")
@@ -203,9 +211,30 @@ def run_guide(args) -> int:
     guidance = chosen["guidance"]
     print(f"chosen on dev: tag threshold {guidance['tag_threshold']}, person threshold {guidance['person_threshold']}, "
           f"confidence calibration ECE {chosen['reliability']['ece']:.3f} (cross-validated)")
+    if guidance["pseudo_concepts"]:
+        print(f"words learned from pseudo-captions ({', '.join(guidance['pseudo_concepts'])}) said where their probe "
+              f"gives at least {guidance['pseudo_word_threshold']}")
     if args.out:
         write_atomically(args.out, json.dumps(chosen, indent=2).encode())
         print(f"wrote {args.out}")
+    return 0
+
+
+def run_pseudo_captions(args) -> int:
+    from .data import load_captions
+    from .pseudo_captions import label_only_photos, make_pseudo_captions, write_pseudo_captions
+    from .serving import Captioner
+
+    captioner = Captioner(args.model)
+    held = captioner.card["data"].get("held_out_concepts")
+    if not held:
+        raise CaptionerError(f"{args.model} held out no concepts (train it with --hold-out or --recipe held_out)")
+    data = load_captions(args.data)
+    labels = label_only_photos(data, held)
+    captions = make_pseudo_captions(captioner, data, labels, args.per_label, args.cache)
+    write_pseudo_captions(args.out, captions)
+    print(f"wrote {args.out}: {sum(map(len, captions.values()))} captions for {len(captions)} of the {len(labels)} "
+          f"train photos named by {', '.join(held)}")
     return 0
 
 
@@ -322,6 +351,8 @@ RECIPE_OPTIONS = (
     ("--hold-out", dict(nargs="+", metavar="CONCEPT", help="leave out every photo whose captions name these "
                                                            "concepts (bicycle, boat, ...): the novel-object "
                                                            "experiment")),
+    ("--pseudo-captions", dict(metavar="FILE", help="captions made for label-only train photos (pseudo-captions "
+                                                    "--out FILE), in place of their real ones")),
 )
 
 

@@ -9,6 +9,7 @@ chosen is what serving does. Every figure here is on Flickr8k's dev split; the t
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -165,18 +166,47 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
                          **chair(captions, named)})
     tag_threshold = max(tag_rows, key=lambda r: (r["cider"], -r["tag_threshold"]))["tag_threshold"]
 
+    guidance = Guidance(tag_threshold=tag_threshold, person_threshold=person_threshold)
+    served, pseudo_rows = served_at[tag_threshold], []
+    if captioner.card.get("data", {}).get("pseudo_captions") and held_out:
+        guidance, pseudo_rows = choose_pseudo_word_threshold(captioner, guidance, held_out, data_root, cache_dir, limit)
+        served = decode_with(captioner, dev, guidance)
+
     # Calibration: on dev's captions as served with the chosen thresholds.
-    inputs, correct = calibration_data(served_at[tag_threshold], named)
-    calibration = fit_calibration(inputs, correct)
-    guidance = Guidance(tag_threshold=tag_threshold, person_threshold=person_threshold, calibration=calibration)
+    inputs, correct = calibration_data(served, named)
+    guidance = dataclasses.replace(guidance, calibration=fit_calibration(inputs, correct))
     if record:
         card = load_card(model_dir)
         card["guidance"] = {**guidance.card(), "chosen_on": "dev"}
         write_card(model_dir, card)
     return {"guidance": guidance.card(), "person_thresholds": person_rows, "tag_thresholds": tag_rows,
-            "served_dev": dict(zip(dev.names, (r.caption for r in served_at[tag_threshold]))),
+            "pseudo_word_thresholds": pseudo_rows, "served_dev": dict(zip(dev.names, (r.caption for r in served))),
             "unguided_dev": {k: round(base[k], 4) for k in ("bleu_4", "cider", "chair_i", "chair_s")},
             "reliability": reliability(cross_validated(inputs, correct), correct)}
+
+
+# Where a word learned only from pseudo-captions may be said: at least this probable by its concept's probe.
+PSEUDO_WORD_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def choose_pseudo_word_threshold(captioner: Captioner, guidance: Guidance, concepts: Sequence[str],
+                                 data_root: str | Path | None, cache_dir: Path | None,
+                                 limit: int | None) -> tuple[Guidance, list[dict]]:
+    """The ban on pseudo-learned words that names ``concepts`` best on dev: mean F1 over them, the lower
+    threshold on a tie. It reads every dev photo's labels (whether its references name a concept), as the probes
+    read the train photos', but none of the held-out photos' sentences."""
+    probed = [c for c in concepts if c in captioner.guide.recogniser.concepts]
+    dev = split_data(captioner, load_captions(data_root), "dev", cache_dir, limit)
+    rows = []
+    for threshold in PSEUDO_WORD_THRESHOLDS:
+        trial = dataclasses.replace(guidance, pseudo_concepts=tuple(probed), pseudo_word_threshold=threshold)
+        captions = [r.caption for r in decode_with(captioner, dev, trial)]
+        scores = {c: concept_f1(captions, dev.named, c) for c in probed}
+        rows.append({"pseudo_word_threshold": threshold, "mean_f1": round(float(np.mean([s["f1"] for s in scores.values()])), 4),
+                     **{c: s["f1"] for c, s in scores.items()}})
+    best = max(rows, key=lambda r: (r["mean_f1"], -r["pseudo_word_threshold"]))
+    return dataclasses.replace(guidance, pseudo_concepts=tuple(probed),
+                               pseudo_word_threshold=best["pseudo_word_threshold"]), rows
 
 
 def calibration_data(served: list[CaptionResult], named: list[set[str]]) -> tuple[np.ndarray, np.ndarray]:

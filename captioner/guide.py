@@ -10,7 +10,9 @@ the dev split (``python -m captioner guide``, :mod:`captioner.fit_guidance`) and
    al., EMNLP 2017) finds the best caption that does. A word the decoder never learned ("lion") is steered
    with the nearest word it knows (WordNet's ranking, ``cat``) and swapped back in the text (as DCC transfers
    a known word's place to a new one: Hendricks et al., CVPR 2016).
-2. **People.** Below ``person_threshold`` of the person probe, person words are banned from the search.
+2. **People.** Below ``person_threshold`` of the person probe, person words are banned from the search. So are
+   the words a decoder learned only from pseudo-captions (:mod:`captioner.pseudo_captions`) where their
+   concept's probe is below ``pseudo_word_threshold``: such a decoder says them too readily.
 3. **Confidence.** A logistic model over the caption's per-word log-probability and the tag and person
    probabilities, fitted on dev to "the caption names nothing the references do not, and something they do",
    gives ``confidence``; below ``confidence_threshold`` the alt text says the caption may be wrong.
@@ -22,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import CaptionerError
 from .concepts import OBJECT_GROUPS, PERSON_WORDS, article, plural
 from .objects import ObjectRecogniser, RecognisedObject, imagenet_words
 from .text import Vocabulary
@@ -36,17 +39,21 @@ class Guidance:
     confidence_threshold: float = 0.5
     # confidence = sigmoid(w . confidence_inputs + b): (w..., b), fitted on dev
     calibration: tuple[float, ...] = (4.0, 0.0, 0.0, 0.0, 1.0)
+    # concepts whose words the decoder learned only from pseudo-captions, said only where their probe gives this
+    pseudo_concepts: tuple[str, ...] = ()
+    pseudo_word_threshold: float = 0.0
 
     @classmethod
     def from_card(cls, entry: dict | None) -> "Guidance":
         entry = dict(entry or {})
         entry.pop("chosen_on", None)
-        if "calibration" in entry:
-            entry["calibration"] = tuple(entry["calibration"])
+        for name in ("calibration", "pseudo_concepts"):
+            if name in entry:
+                entry[name] = tuple(entry[name])
         return cls(**entry)
 
     def card(self) -> dict:
-        return {**asdict(self), "calibration": list(self.calibration)}
+        return {**asdict(self), "calibration": list(self.calibration), "pseudo_concepts": list(self.pseudo_concepts)}
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,22 @@ class Guide:
         """(photos, vocabulary): person words banned where the person probe is below ``threshold``."""
         mask = np.zeros((len(person_probability), len(self.vocab)), bool)
         mask[np.ix_(person_probability < threshold, self.person_ids)] = True
+        return mask
+
+    def banned_words(self, features: np.ndarray, guidance: Guidance, tags: list[Tag | None]) -> np.ndarray:
+        """(photos, vocabulary): person words where no person is likely, and pseudo-learned words where their
+        probe is below ``pseudo_word_threshold`` (never a photo's own tag's words, which it must say)."""
+        concepts = self.recogniser.concept_probabilities(features)
+        mask = self.banned(concepts[:, self.recogniser.concepts.index("person")], guidance.person_threshold)
+        for concept in guidance.pseudo_concepts:
+            if concept not in self.recogniser.concepts:
+                raise CaptionerError(f"the guidance bans {concept!r} words by a probe the model does not have")
+            ids = sorted(self.vocab.index[w] for w in OBJECT_GROUPS[concept] if w in self.vocab.index)
+            unlikely = concepts[:, self.recogniser.concepts.index(concept)] < guidance.pseudo_word_threshold
+            mask[np.ix_(unlikely, ids)] = True
+        for row, tag in enumerate(tags):
+            if tag is not None:
+                mask[row, list(tag.say)] = False
         return mask
 
     def tag(self, objects: list[RecognisedObject], threshold: float) -> Tag | None:

@@ -191,10 +191,10 @@ class Captioner:
         beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
         search = (self.decoder, features, self.vocab.max_length, beam_size, length_penalty)
         people = guide.person_probability(features)
-        banned = guide.banned(people, guidance.person_threshold)
-        results = beam_search(*search, banned=banned)
         objects = guide.objects(features)
         tags = [guide.tag(o, guidance.tag_threshold) for o in objects]
+        banned = guide.banned_words(features, guidance, tags)
+        results = beam_search(*search, banned=banned)
         # Only photos whose plain caption misses their tag pay for the constrained search (twice the beams).
         missing = [i for i, (tag, found) in enumerate(zip(tags, results))
                    if tag is not None and found and not guide.names(found[0].ids, tag)]

@@ -4,7 +4,7 @@ no person is invented where the person probe sees none, and an unsure caption sa
 import numpy as np
 import pytest
 
-from captioner.concepts import PERSON_WORDS, objects_named
+from captioner.concepts import OBJECT_GROUPS, PERSON_WORDS, objects_named
 from captioner.data import REPO_ROOT
 from captioner.guide import Guidance
 from captioner.images import load_rgb
@@ -86,6 +86,28 @@ def test_below_even_odds_nothing_is_forced(captioner, flickr8k_root):
     plain = beam_search(captioner.decoder, features, captioner.vocab.max_length,
                         *captioner.search_settings(None, None), banned=banned)[0][0]
     assert result.caption == " ".join(captioner.vocab.decode(plain.ids)) and result.guidance.tag is None
+
+
+def test_words_learned_from_pseudo_captions_are_said_only_where_their_probe_allows(captioner, flickr8k_root):
+    """A decoder trained on pseudo-captions says their words too readily: below the threshold of their concept's
+    probe they are banned, except where that concept is the photo's own tag."""
+    features = features_of(captioner, flickr8k_root, DOG_PHOTO)
+    dogs = OBJECT_GROUPS["dog"]
+    assert dogs & set(describe(captioner, features).caption.split())
+    card = captioner.guide.guidance.card()
+    captioner.guide.guidance = Guidance.from_card({**card, "pseudo_concepts": ["dog"], "pseudo_word_threshold": 1.01,
+                                                   "tag_threshold": 1.01})
+    result = describe(captioner, features)
+    assert not dogs & set(result.caption.split()), result.caption
+    assert all(not dogs & set(text.split()) for text, _ in result.candidates)
+    captioner.guide.guidance = Guidance.from_card({**card, "pseudo_concepts": ["dog"], "pseudo_word_threshold": 1.01})
+    tagged = describe(captioner, features)
+    assert tagged.guidance.tag.word == "dog" and dogs & set(tagged.caption.split()), tagged.caption
+
+
+def test_the_guidance_reads_back_from_the_card_it_writes():
+    guidance = Guidance(tag_threshold=0.4, pseudo_concepts=("ball", "car"), pseudo_word_threshold=0.2)
+    assert Guidance.from_card({**guidance.card(), "chosen_on": "dev"}) == guidance
 
 
 def test_an_unsure_caption_says_so_in_its_alt_text(captioner, flickr8k_root):

@@ -30,6 +30,7 @@ from ..features import extract_features
 from ..images import load_rgb
 from ..io import atomic_path, write_atomically
 from ..model_folder import LEGACY_ENCODER_FILES, write_card
+from ..pseudo_captions import read_pseudo_captions
 from ..text import Vocabulary, tokenize
 from .distillation import TeacherTargets, student_config, teacher_targets
 from .export import export_onnx_encoder
@@ -67,6 +68,7 @@ def train_captioner(
     student: TrainConfig | None = None,
     decoding: dict | None = None,
     hold_out: Sequence[str] = (),
+    pseudo_captions: str | Path | None = None,
     cache_dir: Path | None = None,
     verbose: int = 1,
 ) -> TrainingRun:
@@ -77,6 +79,8 @@ def train_captioner(
     settings, which is saved instead. ``decoding`` (``beam``, ``length_penalty``) is recorded as the
     model's default search. ``hold_out`` names concepts (:data:`captioner.concepts.OBJECT_GROUPS`) the decoder
     must never see: every train and dev photo whose captions name one is left out (the novel-object protocol).
+    ``pseudo_captions`` (a file of :mod:`captioner.pseudo_captions`) gives train photos captions of their own in
+    place of their real ones: a held-out photo comes back with captions made for it from its labels (PS-NOC).
     """
     seeds = list(seeds) if seeds is not None else [train_config.seed]
     if not seeds or len(set(seeds)) != len(seeds):
@@ -88,7 +92,16 @@ def train_captioner(
     train_images = without_concepts(split_images(data, "train", limit), data.captions, hold_out)
     dev_images = without_concepts(split_images(data, "dev", dev_limit if dev_limit is not None else _dev_share(limit)),
                                   data.captions, hold_out)
-    tokenized = tokenize(data.captions)
+    captions = data.captions
+    if pseudo_captions is not None:
+        made = read_pseudo_captions(pseudo_captions)
+        outside = sorted(set(made) - set(split_images(data, "train", limit)))
+        if outside:
+            raise CaptionerError(f"{pseudo_captions}: {len(outside)} photo(s) are not training photos, e.g. {outside[0]}")
+        captions = {**captions, **made}
+        kept = set(train_images)
+        train_images += [n for n in made if n not in kept]
+    tokenized = tokenize(captions)
     vocab = Vocabulary.build((c for name in train_images for c in tokenized[name]), min_count=min_count)
     if verbose:
         print(f"vocabulary: {len(vocab)} words seen {min_count}+ times; longest caption {vocab.max_length} tokens")
@@ -129,6 +142,8 @@ def train_captioner(
             "train_captions": len(train.token_ids),
             "dev_images": len(dev_images),
             **({"held_out_concepts": sorted(hold_out)} if hold_out else {}),
+            **({"pseudo_captions": {"file": Path(pseudo_captions).name, "photos": len(made),
+                                    "captions": sum(map(len, made.values()))}} if pseudo_captions is not None else {}),
         },
         histories=histories,
         seeds=seeds,
@@ -156,7 +171,7 @@ def train_recipe(recipe: Recipe, data_root: str | Path | None, out_dir: str | Pa
         data_root, out_dir, recipe.encoder, limit=recipe.limit, dev_limit=dev_limit, min_count=recipe.min_count,
         model_config=recipe.model, train_config=train_config, seeds=recipe.seeds, student=student,
         decoding={"beam": recipe.beam, "length_penalty": recipe.length_penalty}, hold_out=recipe.hold_out,
-        cache_dir=cache_dir, verbose=verbose,
+        pseudo_captions=recipe.pseudo_captions, cache_dir=cache_dir, verbose=verbose,
     )
 
 

@@ -31,6 +31,7 @@ class Recipe:
     distil: float | None = None  # the teachers' share of one student's targets (None: save the ensemble)
     student_epochs: int | None = None  # the student's epoch limit (None: the teachers')
     hold_out: tuple[str, ...] = ()  # concepts no training photo may name (the novel-object protocol)
+    pseudo_captions: str | None = None  # a file of captions made for label-only train photos (PS-NOC)
 
 
 DEFAULT = Recipe()
@@ -55,7 +56,12 @@ HELD_OUT = dataclasses.replace(SHIPPED, seeds=(8,), hold_out=("bicycle", "boat",
 # A smoke run in about a minute: 200 photos, five epochs, the weight-free encoder (make train-quick).
 QUICK = dataclasses.replace(DEFAULT, limit=200, train=dataclasses.replace(DEFAULT.train, epochs=5))
 
-RECIPES = {"default": DEFAULT, "shipped": SHIPPED, "held_out": HELD_OUT, "quick": QUICK}
+# The same decoder trained again with the pseudo-captions the first made for the held-out photos from their
+# labels (captioner/pseudo_captions.py: python -m captioner pseudo-captions --model runs/heldout --out FILE).
+HELD_OUT_PSEUDO = dataclasses.replace(HELD_OUT, pseudo_captions="runs/heldout/pseudo_captions_2.txt")
+
+RECIPES = {"default": DEFAULT, "shipped": SHIPPED, "held_out": HELD_OUT, "held_out_pseudo": HELD_OUT_PSEUDO,
+           "quick": QUICK}
 
 
 def get_recipe(name: str) -> Recipe:

@@ -1,0 +1,96 @@
+"""Pseudo-captions for photos known only by their labels (PS-NOC, Bujimalla et al. 2021).
+
+A decoder that never saw a bicycle cannot say "bicycle" unless guidance makes it, and guidance fires only where
+a probe is confident. PS-NOC's answer: caption the photos that are known only by their image labels ("has a
+bicycle") with the held-out model itself, its constrained beam search made to name each label (a stand-in word
+swapped back, :mod:`captioner.guide`), and train the decoder again on those captions beside the real ones. The
+decoder then learns the new word in sentences, and can say it where the probe alone is unsure.
+
+In the novel-object protocol the label-only photos are the train photos whose captions name a held-out concept:
+their captions are never read, only which held-out concepts they name (the labels DCC's probes are fitted on).
+
+    python -m captioner pseudo-captions --model runs/heldout --out runs/heldout/pseudo_captions.txt
+    python -m captioner train --recipe held_out_pseudo --out runs/heldout_pseudo
+
+The file has Flickr8k's token-file form (``photo#i<TAB>caption``), so it can be read and checked by eye.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import CaptionerError
+from .concepts import objects_named
+from .data import CaptionSet, read_token_file, split_images
+from .decode import beam_search
+from .features import extract_features
+from .io import write_atomically
+from .objects import RecognisedObject
+from .serving import Captioner
+from .text import clean_caption
+
+# Captions per photo and label: the best few of the constrained search, so the new word is seen in more than
+# one sentence per photo (a real photo has five).
+CAPTIONS_PER_LABEL = 2
+
+
+def label_only_photos(data: CaptionSet, concepts: Sequence[str], split: str = "train") -> dict[str, list[str]]:
+    """The split's photos whose captions name any of ``concepts``, with those concepts (their only labels)."""
+    labels = {}
+    for name in split_images(data, split):
+        named = set().union(*(objects_named(clean_caption(c)) for c in data.captions[name]))
+        if found := sorted(named & set(concepts)):
+            labels[name] = found
+    return labels
+
+
+def make_pseudo_captions(captioner: Captioner, data: CaptionSet, labels: dict[str, list[str]],
+                         per_label: int = CAPTIONS_PER_LABEL, cache_dir: Path | None = None) -> dict[str, list[str]]:
+    """Each photo's captions, ``per_label`` for each of its labels, from the model's constrained search."""
+    if captioner.guide is None:
+        raise CaptionerError("pseudo-captions need a model with objects.npz (python -m captioner guide)")
+    guide = captioner.guide
+    names = list(labels)
+    features = extract_features(captioner.encoder, {n: data.image_path(n) for n in names}, cache_dir, progress=False)
+    missing = [n for n in names if n not in features]
+    if missing:
+        raise CaptionerError(f"{len(missing)} label-only photo(s) could not be read, e.g. {missing[0]}")
+    beam, length_penalty = captioner.search_settings(None, None)
+    pairs = [(n, concept) for n in names for concept in labels[n]]
+    tags = [guide.sayable(RecognisedObject(concept, 1.0, "concept")) for _, concept in pairs]
+    unsayable = sorted({c for (_, c), tag in zip(pairs, tags) if tag is None})
+    if unsayable:
+        raise CaptionerError(f"the decoder has no word or stand-in for {', '.join(unsayable)}")
+    rows = np.array([names.index(n) for n, _ in pairs])
+    photo_features = np.stack([features[n] for n in names])[rows]
+    required = np.zeros((len(pairs), len(captioner.vocab)), bool)
+    for i, tag in enumerate(tags):
+        required[i, list(tag.say)] = True
+    banned = guide.banned_words(photo_features, guide.guidance, tags)
+    found = beam_search(captioner.decoder, photo_features, captioner.vocab.max_length, max(beam, per_label),
+                        length_penalty, banned=banned, required=required)
+    captions: dict[str, list[str]] = {n: [] for n in names}
+    for (name, _), tag, candidates in zip(pairs, tags, found):
+        said = [c for c in candidates if guide.names(c.ids, tag)][:per_label]
+        captions[name] += [" ".join(guide.words(c.ids, tag)) for c in said]
+    return {n: c for n, c in captions.items() if c}
+
+
+def write_pseudo_captions(path: str | Path, captions: dict[str, list[str]]) -> None:
+    lines = [f"{name}#{i}\t{caption}" for name, texts in captions.items() for i, caption in enumerate(texts)]
+    write_atomically(Path(path), ("\n".join(lines) + "\n").encode())
+
+
+def read_pseudo_captions(path: str | Path) -> dict[str, list[str]]:
+    path = Path(path)
+    if not path.is_file():
+        raise CaptionerError(f"no pseudo-captions file {path} (write it with python -m captioner pseudo-captions)")
+    captions: dict[str, list[str]] = {}
+    for name, caption in read_token_file(path):
+        captions.setdefault(name, []).append(caption)
+    if not captions:
+        raise CaptionerError(f"{path} holds no pseudo-captions")
+    return captions
