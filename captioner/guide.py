@@ -109,17 +109,17 @@ class Guide:
         """(photos, vocabulary): person words where no person is likely, and pseudo-learned words where their
         probe is below ``pseudo_word_threshold`` (never a photo's own tag's words, which it must say)."""
         concepts = self.recogniser.concept_probabilities(features)
-        mask = self.banned(concepts[:, self.recogniser.concepts.index("person")], guidance.person_threshold)
+        pseudo = np.zeros((len(features), len(self.vocab)), bool)
         for concept in guidance.pseudo_concepts:
             if concept not in self.recogniser.concepts:
                 raise CaptionerError(f"the guidance bans {concept!r} words by a probe the model does not have")
             ids = sorted(self.vocab.index[w] for w in OBJECT_GROUPS[concept] if w in self.vocab.index)
             unlikely = concepts[:, self.recogniser.concepts.index(concept)] < guidance.pseudo_word_threshold
-            mask[np.ix_(unlikely, ids)] = True
+            pseudo[np.ix_(unlikely, ids)] = True
         for row, tag in enumerate(tags):
             if tag is not None:
-                mask[row, list(tag.say)] = False
-        return mask
+                pseudo[row, list(tag.say)] = False
+        return pseudo | self.banned(concepts[:, self.recogniser.concepts.index("person")], guidance.person_threshold)
 
     def tag(self, objects: list[RecognisedObject], threshold: float) -> Tag | None:
         """The most probable sayable thing other than a person, if it is at least ``threshold`` probable."""

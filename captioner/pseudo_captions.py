@@ -17,6 +17,7 @@ The file has Flickr8k's token-file form (``photo#i<TAB>caption``), so it can be 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -32,15 +33,21 @@ from .objects import RecognisedObject
 from .serving import Captioner
 from .text import clean_caption
 
+class PseudoCaptionWarning(UserWarning):
+    """A label the decoder cannot say (no word, no stand-in) got no pseudo-captions."""
+
+
 # Captions per photo and label: the best few of the constrained search, so the new word is seen in more than
 # one sentence per photo (a real photo has five).
 CAPTIONS_PER_LABEL = 2
 
 
-def label_only_photos(data: CaptionSet, concepts: Sequence[str], split: str = "train") -> dict[str, list[str]]:
-    """The split's photos whose captions name any of ``concepts``, with those concepts (their only labels)."""
+def label_only_photos(data: CaptionSet, concepts: Sequence[str], split: str = "train",
+                      limit: int | None = None) -> dict[str, list[str]]:
+    """The split's photos (its first ``limit``) whose captions name any of ``concepts``, with those concepts (their
+    only labels)."""
     labels = {}
-    for name in split_images(data, split):
+    for name in split_images(data, split, limit):
         named = set().union(*(objects_named(clean_caption(c)) for c in data.captions[name]))
         if found := sorted(named & set(concepts)):
             labels[name] = found
@@ -54,6 +61,8 @@ def make_pseudo_captions(captioner: Captioner, data: CaptionSet, labels: dict[st
         raise CaptionerError("pseudo-captions need a model with objects.npz (python -m captioner guide)")
     guide = captioner.guide
     names = list(labels)
+    if not names:
+        return {}
     features = extract_features(captioner.encoder, {n: data.image_path(n) for n in names}, cache_dir, progress=False)
     missing = [n for n in names if n not in features]
     if missing:
@@ -63,8 +72,13 @@ def make_pseudo_captions(captioner: Captioner, data: CaptionSet, labels: dict[st
     tags = [guide.sayable(RecognisedObject(concept, 1.0, "concept")) for _, concept in pairs]
     unsayable = sorted({c for (_, c), tag in zip(pairs, tags) if tag is None})
     if unsayable:
-        raise CaptionerError(f"the decoder has no word or stand-in for {', '.join(unsayable)}")
-    rows = np.array([names.index(n) for n, _ in pairs])
+        warnings.warn(f"no pseudo-captions for {', '.join(unsayable)}: the decoder has no word or stand-in for "
+                      f"{'it' if len(unsayable) == 1 else 'them'}", PseudoCaptionWarning, stacklevel=2)
+        pairs, tags = [p for p, t in zip(pairs, tags) if t is not None], [t for t in tags if t is not None]
+        if not pairs:
+            return {}
+    row_of = {n: i for i, n in enumerate(names)}
+    rows = np.array([row_of[n] for n, _ in pairs])
     photo_features = np.stack([features[n] for n in names])[rows]
     required = np.zeros((len(pairs), len(captioner.vocab)), bool)
     for i, tag in enumerate(tags):
@@ -72,7 +86,7 @@ def make_pseudo_captions(captioner: Captioner, data: CaptionSet, labels: dict[st
     banned = guide.banned_words(photo_features, guide.guidance, tags)
     found = beam_search(captioner.decoder, photo_features, captioner.vocab.max_length, max(beam, per_label),
                         length_penalty, banned=banned, required=required)
-    captions: dict[str, list[str]] = {n: [] for n in names}
+    captions: dict[str, list[str]] = {n: [] for n, _ in pairs}
     for (name, _), tag, candidates in zip(pairs, tags, found):
         said = [c for c in candidates if guide.names(c.ids, tag)][:per_label]
         captions[name] += [" ".join(guide.words(c.ids, tag)) for c in said]
