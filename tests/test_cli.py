@@ -121,3 +121,14 @@ def test_train_without_out_writes_a_new_run_folder_and_never_model(colour_datase
     assert card["architecture"]["units"] == 16 and card["min_word_count"] == 1
     assert "recipe quick with overrides: thumbnail" in result.stdout
     assert (REPO_ROOT / "model" / "model_card.json").read_bytes() == shipped_card
+
+
+def test_pseudo_captions_need_a_model_that_held_concepts_out(tmp_path):
+    result = captioner("pseudo-captions", "--model", REPO_ROOT / "model", "--out", tmp_path / "pseudo.txt")
+    assert_one_line_error(result, "held out no concepts", "--hold-out")
+    assert not (tmp_path / "pseudo.txt").exists()
+
+
+def test_training_on_a_missing_pseudo_captions_file_is_a_one_line_error(tmp_path):
+    result = captioner("train", "--recipe", "quick", "--pseudo-captions", tmp_path / "none.txt", "--out", tmp_path / "m")
+    assert_one_line_error(result, "no pseudo-captions file", "none.txt")
