@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from .text import clean_caption
+
 IRREGULAR_PLURALS = {
     "man": "men", "woman": "women", "child": "children", "person": "people", "mouse": "mice", "goose": "geese",
     "foot": "feet", "tooth": "teeth", "sheep": "sheep", "fish": "fish", "deer": "deer", "bison": "bison",
@@ -90,3 +92,8 @@ def objects_named(words: Iterable[str]) -> set[str]:
     """The groups of :data:`OBJECT_GROUPS` whose words occur in ``words``."""
     words = set(words)
     return {group for group, members in OBJECT_GROUPS.items() if not members.isdisjoint(words)}
+
+
+def named_by(references: Iterable[str]) -> set[str]:
+    """The groups any of a photo's reference captions (raw text, cleaned here) names: its labels."""
+    return set().union(*(objects_named(clean_caption(r)) for r in references))

@@ -22,8 +22,7 @@ from typing import Sequence
 from pathlib import Path
 
 from . import CaptionerError
-from .concepts import OBJECT_GROUPS, objects_named
-from .text import clean_caption
+from .concepts import OBJECT_GROUPS, named_by
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The tests and the notebook read Flickr8k from ../shared beside the checkout unless told otherwise.
@@ -218,4 +217,4 @@ def without_concepts(images: list[str], captions: dict[str, list[str]], concepts
     if not concepts:
         return images
     held = set(concepts)
-    return [n for n in images if not any(objects_named(clean_caption(c)) & held for c in captions[n])]
+    return [n for n in images if not named_by(captions[n]) & held]

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from . import CaptionerError
-from .concepts import OBJECT_GROUPS, objects_named
+from .concepts import OBJECT_GROUPS, named_by
 from .data import load_captions, split_images
 from .features import extract_features
 from .serving import Captioner
@@ -97,7 +97,7 @@ def evaluate_model(
     seconds = time.perf_counter() - started
     captions = {result.source: result.caption for result in results}
     references = [data.captions[n] for n in names]
-    named = [set().union(*(objects_named(clean_caption(r)) for r in refs)) for refs in references]
+    named = [named_by(refs) for refs in references]
     scores = score_captions(captions, dict(zip(names, references)), meteor=meteor)
     listed = [captions[n] for n in names]
     return {

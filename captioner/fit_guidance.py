@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .concepts import OBJECT_GROUPS, names_person, objects_named
+from .concepts import OBJECT_GROUPS, named_by, names_person, objects_named
 from .data import CaptionSet, load_captions, split_images, without_concepts
 from .features import extract_features
 from .guide import Guidance, fit_calibration
@@ -41,7 +41,7 @@ class SplitData:
     @property
     def named(self) -> list[set[str]]:
         """Each photo's concepts, as any of its references names them."""
-        return [set().union(*(objects_named(clean_caption(r)) for r in self.references[n])) for n in self.names]
+        return [named_by(self.references[n]) for n in self.names]
 
 
 def split_data(captioner: Captioner, data: CaptionSet, split: str, cache_dir: Path | None = None,

@@ -24,14 +24,13 @@ from typing import Sequence
 import numpy as np
 
 from . import CaptionerError
-from .concepts import objects_named
+from .concepts import named_by
 from .data import CaptionSet, read_token_file, split_images
 from .decode import beam_search
 from .features import extract_features
 from .io import write_atomically
 from .objects import RecognisedObject
 from .serving import Captioner
-from .text import clean_caption
 
 class PseudoCaptionWarning(UserWarning):
     """A label the decoder cannot say (no word, no stand-in) got no pseudo-captions."""
@@ -48,8 +47,7 @@ def label_only_photos(data: CaptionSet, concepts: Sequence[str], split: str = "t
     only labels)."""
     labels = {}
     for name in split_images(data, split, limit):
-        named = set().union(*(objects_named(clean_caption(c)) for c in data.captions[name]))
-        if found := sorted(named & set(concepts)):
+        if found := sorted(named_by(data.captions[name]) & set(concepts)):
             labels[name] = found
     return labels
 
