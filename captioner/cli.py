@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(pseudo)
     pseudo.add_argument("--model", type=Path, required=True, help="a held-out model folder, guided (guide --model)")
     pseudo.add_argument("--out", type=Path, required=True, help="the captions file to write (photo#i<TAB>caption)")
-    pseudo.add_argument("--per-label", type=_positive_int, default=2, help="captions per photo and label (default: 2)")
+    pseudo.add_argument("--per-label", type=_positive_int,
+                        help="captions per photo and label (default: captioner/pseudo_captions.py's CAPTIONS_PER_LABEL)")
     pseudo.set_defaults(run=run_pseudo_captions)
 
     export = commands.add_parser("export", help="write the ONNX encoder the lean runtime serves, checked against Keras")
@@ -222,7 +223,7 @@ def run_guide(args) -> int:
 
 def run_pseudo_captions(args) -> int:
     from .data import load_captions
-    from .pseudo_captions import label_only_photos, make_pseudo_captions, write_pseudo_captions
+    from .pseudo_captions import CAPTIONS_PER_LABEL, label_only_photos, make_pseudo_captions, write_pseudo_captions
     from .serving import Captioner
 
     captioner = Captioner(args.model)
@@ -231,7 +232,7 @@ def run_pseudo_captions(args) -> int:
         raise CaptionerError(f"{args.model} held out no concepts (train it with --hold-out or --recipe held_out)")
     data = load_captions(args.data)
     labels = label_only_photos(data, held)
-    captions = make_pseudo_captions(captioner, data, labels, args.per_label, args.cache)
+    captions = make_pseudo_captions(captioner, data, labels, args.per_label or CAPTIONS_PER_LABEL, args.cache)
     write_pseudo_captions(args.out, captions)
     print(f"wrote {args.out}: {sum(map(len, captions.values()))} captions for {len(captions)} of the {len(labels)} "
           f"train photos named by {', '.join(held)}")

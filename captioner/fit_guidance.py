@@ -134,7 +134,8 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
     captioner = Captioner(model_dir)
     # A decoder trained without some concepts is tuned without them too (the novel-object protocol).
     held_out = captioner.card.get("data", {}).get("held_out_concepts", [])
-    dev = split_data(captioner, load_captions(data_root), "dev", cache_dir, limit, leave_out=held_out)
+    data = load_captions(data_root)
+    dev = split_data(captioner, data, "dev", cache_dir, limit, leave_out=held_out)
     references = [dev.references[n] for n in dev.names]
     named = dev.named
     plain = decode_with(captioner, dev, Guidance(tag_threshold=2.0, person_threshold=0.0))  # no tag, no ban
@@ -169,7 +170,8 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
     guidance = Guidance(tag_threshold=tag_threshold, person_threshold=person_threshold)
     served, pseudo_rows = served_at[tag_threshold], []
     if captioner.card.get("data", {}).get("pseudo_captions") and held_out:
-        guidance, pseudo_rows = choose_pseudo_word_threshold(captioner, guidance, held_out, data_root, cache_dir, limit)
+        whole_dev = split_data(captioner, data, "dev", cache_dir, limit)  # their labels: DCC's setting
+        guidance, pseudo_rows = choose_pseudo_word_threshold(captioner, guidance, held_out, whole_dev)
         served = decode_with(captioner, dev, guidance)
 
     # Calibration: on dev's captions as served with the chosen thresholds.
@@ -190,13 +192,11 @@ PSEUDO_WORD_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 def choose_pseudo_word_threshold(captioner: Captioner, guidance: Guidance, concepts: Sequence[str],
-                                 data_root: str | Path | None, cache_dir: Path | None,
-                                 limit: int | None) -> tuple[Guidance, list[dict]]:
+                                 dev: SplitData) -> tuple[Guidance, list[dict]]:
     """The ban on pseudo-learned words that names ``concepts`` best on dev: mean F1 over them, the lower
     threshold on a tie. It reads every dev photo's labels (whether its references name a concept), as the probes
     read the train photos', but none of the held-out photos' sentences."""
     probed = [c for c in concepts if c in captioner.guide.recogniser.concepts]
-    dev = split_data(captioner, load_captions(data_root), "dev", cache_dir, limit)
     rows = []
     for threshold in PSEUDO_WORD_THRESHOLDS:
         trial = dataclasses.replace(guidance, pseudo_concepts=tuple(probed), pseudo_word_threshold=threshold)

@@ -105,11 +105,15 @@ class Guide:
         mask[np.ix_(person_probability < threshold, self.person_ids)] = True
         return mask
 
-    def banned_words(self, features: np.ndarray, guidance: Guidance, tags: list[Tag | None]) -> np.ndarray:
+    def banned_words(self, features: np.ndarray, person_probability: np.ndarray, guidance: Guidance,
+                     tags: list[Tag | None]) -> np.ndarray:
         """(photos, vocabulary): person words where no person is likely, and pseudo-learned words where their
         probe is below ``pseudo_word_threshold`` (never a photo's own tag's words, which it must say)."""
+        banned = self.banned(person_probability, guidance.person_threshold)
+        if not guidance.pseudo_concepts:
+            return banned
         concepts = self.recogniser.concept_probabilities(features)
-        pseudo = np.zeros((len(features), len(self.vocab)), bool)
+        pseudo = np.zeros_like(banned)
         for concept in guidance.pseudo_concepts:
             if concept not in self.recogniser.concepts:
                 raise CaptionerError(f"the guidance bans {concept!r} words by a probe the model does not have")
@@ -119,7 +123,7 @@ class Guide:
         for row, tag in enumerate(tags):
             if tag is not None:
                 pseudo[row, list(tag.say)] = False
-        return pseudo | self.banned(concepts[:, self.recogniser.concepts.index("person")], guidance.person_threshold)
+        return pseudo | banned
 
     def tag(self, objects: list[RecognisedObject], threshold: float) -> Tag | None:
         """The most probable sayable thing other than a person, if it is at least ``threshold`` probable."""

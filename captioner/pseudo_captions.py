@@ -66,22 +66,22 @@ def make_pseudo_captions(captioner: Captioner, data: CaptionSet, labels: dict[st
     if missing:
         raise CaptionerError(f"{len(missing)} label-only photo(s) could not be read, e.g. {missing[0]}")
     beam, length_penalty = captioner.search_settings(None, None)
-    pairs = [(n, concept) for n in names for concept in labels[n]]
-    tags = [guide.sayable(RecognisedObject(concept, 1.0, "concept")) for _, concept in pairs]
-    unsayable = sorted({c for (_, c), tag in zip(pairs, tags) if tag is None})
+    tag_of = {c: guide.sayable(RecognisedObject(c, 1.0, "concept")) for c in sorted(set().union(*labels.values()))}
+    unsayable = [c for c, tag in tag_of.items() if tag is None]
     if unsayable:
         warnings.warn(f"no pseudo-captions for {', '.join(unsayable)}: the decoder has no word or stand-in for "
                       f"{'it' if len(unsayable) == 1 else 'them'}", PseudoCaptionWarning, stacklevel=2)
-        pairs, tags = [p for p, t in zip(pairs, tags) if t is not None], [t for t in tags if t is not None]
-        if not pairs:
-            return {}
+    pairs = [(n, c) for n in names for c in labels[n] if tag_of[c] is not None]
+    if not pairs:
+        return {}
+    tags = [tag_of[c] for _, c in pairs]
     row_of = {n: i for i, n in enumerate(names)}
     rows = np.array([row_of[n] for n, _ in pairs])
     photo_features = np.stack([features[n] for n in names])[rows]
     required = np.zeros((len(pairs), len(captioner.vocab)), bool)
     for i, tag in enumerate(tags):
         required[i, list(tag.say)] = True
-    banned = guide.banned_words(photo_features, guide.guidance, tags)
+    banned = guide.banned_words(photo_features, guide.person_probability(photo_features), guide.guidance, tags)
     found = beam_search(captioner.decoder, photo_features, captioner.vocab.max_length, max(beam, per_label),
                         length_penalty, banned=banned, required=required)
     captions: dict[str, list[str]] = {n: [] for n, _ in pairs}

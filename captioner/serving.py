@@ -193,7 +193,7 @@ class Captioner:
         people = guide.person_probability(features)
         objects = guide.objects(features)
         tags = [guide.tag(o, guidance.tag_threshold) for o in objects]
-        banned = guide.banned_words(features, guidance, tags)
+        banned = guide.banned_words(features, people, guidance, tags)
         results = beam_search(*search, banned=banned)
         # Only photos whose plain caption misses their tag pay for the constrained search (twice the beams).
         missing = [i for i, (tag, found) in enumerate(zip(tags, results))

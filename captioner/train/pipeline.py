@@ -89,13 +89,14 @@ def train_captioner(
         raise CaptionerError(f"a student's teacher weight must be in (0, 1], got {student.teacher_weight}")
     spec = get_encoder_spec(encoder_name)
     data = load_captions(data_root)
-    train_images = without_concepts(split_images(data, "train", limit), data.captions, hold_out)
+    train_split = split_images(data, "train", limit)
+    train_images = without_concepts(train_split, data.captions, hold_out)
     dev_images = without_concepts(split_images(data, "dev", dev_limit if dev_limit is not None else _dev_share(limit)),
                                   data.captions, hold_out)
     captions = data.captions
     if pseudo_captions is not None:
         made = read_pseudo_captions(pseudo_captions)
-        outside = sorted(set(made) - set(split_images(data, "train", limit)))
+        outside = sorted(set(made) - set(train_split))
         if outside:
             raise CaptionerError(f"{pseudo_captions}: {len(outside)} photo(s) are not training photos, e.g. {outside[0]}")
         captions = {**captions, **made}
