@@ -6,6 +6,7 @@ here, with the measurements behind it (docs/operations.md).
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import socket
@@ -69,9 +70,25 @@ def when_ready(server):
         listener.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, seconds)
 
 
+@functools.lru_cache(maxsize=1)
+def libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c"))  # find_library runs ldconfig: once, not per request
+
+
 def post_fork(server, worker):
     """Before the worker starts its threads: one malloc arena for all of them (see MALLOC_ARENAS)."""
-    ctypes.CDLL(ctypes.util.find_library("c")).mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+    libc().mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+
+
+# After a request this large (a big upload: a photo decoded to tens of megapixels), the worker hands the heap's
+# free pages back to the system; otherwise what the largest decode once held stays in the worker's RSS.
+TRIM_AFTER_BYTES = 2 << 20
+
+
+def post_request(worker, req, environ, resp):
+    length = environ.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) >= TRIM_AFTER_BYTES:
+        libc().malloc_trim(0)
 
 
 def post_worker_init(worker):
