@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import CaptionerError
-from .concepts import OBJECT_GROUPS, PERSON_WORDS, article, plural
+from .concepts import OBJECT_GROUPS, PERSON_WORDS, article, joined, plural
 from .objects import ObjectRecogniser, RecognisedObject, imagenet_words
 from .text import Vocabulary
 
@@ -149,7 +149,8 @@ class Guide:
     # --- the caption's words ---------------------------------------------------------------------------
 
     def names(self, ids: list[int], tag: Tag) -> bool:
-        return not tag.say.isdisjoint(ids)
+        """Whether the caption says one of the tag's words; the "bike" of "dirt bike" names no bicycle."""
+        return any(self.vocab.index.get(w) in tag.say for w in joined(self.vocab.decode(ids)))
 
     def words(self, ids: list[int], tag: Tag | None) -> list[str]:
         """The caption's words, the stand-in swapped for the tag's word and "a"/"an" agreed with it."""

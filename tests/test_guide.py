@@ -8,7 +8,7 @@ from captioner.concepts import OBJECT_GROUPS, PERSON_WORDS, objects_named
 from captioner.data import REPO_ROOT
 from captioner.guide import Guidance
 from captioner.images import load_rgb
-from captioner.objects import imagenet_words
+from captioner.objects import RecognisedObject, imagenet_words
 
 MODEL_DIR = REPO_ROOT / "model"
 # Test-split photos: "A brown dog running over grass ." and "A man wearing a red helmet jumps up while riding a
@@ -103,6 +103,20 @@ def test_words_learned_from_pseudo_captions_are_said_only_where_their_probe_allo
     captioner.guide.guidance = Guidance.from_card({**card, "pseudo_concepts": ["dog"], "pseudo_word_threshold": 1.01})
     tagged = describe(captioner, features)
     assert tagged.guidance.tag.word == "dog" and dogs & set(tagged.caption.split()), tagged.caption
+
+
+def test_the_bike_of_a_dirt_bike_does_not_name_a_bicycle(captioner):
+    guide = captioner.guide
+    bicycle = guide.sayable(RecognisedObject("bicycle", 0.9, "concept"))
+    motorcycle = guide.sayable(RecognisedObject("motorcycle", 0.9, "concept"))
+
+    def ids(caption):
+        return [captioner.vocab.index[w] for w in caption.split()]
+
+    assert guide.names(ids("a man rides a bike on a dirt road"), bicycle)
+    assert not guide.names(ids("a man rides a dirt bike"), bicycle)
+    assert guide.names(ids("a man rides a dirt bike past a bike"), bicycle)
+    assert guide.names(ids("a man rides a motorcycle"), motorcycle)
 
 
 def test_the_guidance_reads_back_from_the_card_it_writes():

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from captioner.concepts import names_person, objects_named, plural
+from captioner.concepts import joined, names_person, objects_named, plural
 from captioner.data import REPO_ROOT
 from captioner.objects import ObjectRecogniser, fit_logistic, imagenet_words
 
@@ -57,6 +57,23 @@ def test_which_things_a_caption_names():
     assert names_person("two young men ride bikes".split())
     assert not names_person("a group of dogs play with a football".split())
     assert objects_named("two young men ride bikes past a car".split()) == {"person", "bicycle", "car"}
+
+
+@pytest.mark.parametrize("caption, named", [
+    ("a man rides a dirt bike", {"person", "motorcycle"}),
+    ("two dirt bikes race past a bike", {"motorcycle", "bicycle"}),
+    ("a motocross bike in the dirt", {"motorcycle"}),
+    ("a bike in the dirt", {"bicycle"}),
+    ("a boy eats a hot dog", {"person"}),
+    ("a dog eats a hot dog", {"dog"}),
+])
+def test_a_two_word_name_is_read_as_one_thing(caption, named):
+    assert objects_named(caption.split()) == named
+
+
+def test_joining_two_word_names_keeps_the_other_words_in_order():
+    assert joined("a dirt bike and a dirt road".split()) == ["a", "dirt bike", "and", "a", "dirt", "road"]
+    assert joined("dirt".split()) == ["dirt"] and joined([]) == []
 
 
 def recogniser_with(rng, concepts=("person", "dog")):
