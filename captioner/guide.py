@@ -149,8 +149,12 @@ class Guide:
     # --- the caption's words ---------------------------------------------------------------------------
 
     def names(self, ids: list[int], tag: Tag) -> bool:
-        """Whether the caption says one of the tag's words; the "bike" of "dirt bike" names no bicycle."""
-        return any(self.vocab.index.get(w) in tag.say for w in joined(self.vocab.decode(ids)))
+        """Whether the caption says the tag: one of its words, or a two-word name of its group ("dirt bike" names
+        a motorcycle); the "bike" of "dirt bike" names no bicycle."""
+        words = joined(self.vocab.decode(ids))
+        if any(self.vocab.index.get(w) in tag.say for w in words):
+            return True
+        return tag.stand_in is None and not OBJECT_GROUPS.get(tag.word, frozenset()).isdisjoint(words)
 
     def words(self, ids: list[int], tag: Tag | None) -> list[str]:
         """The caption's words, the stand-in swapped for the tag's word and "a"/"an" agreed with it."""

@@ -117,6 +117,8 @@ def test_the_bike_of_a_dirt_bike_does_not_name_a_bicycle(captioner):
     assert not guide.names(ids("a man rides a dirt bike"), bicycle)
     assert guide.names(ids("a man rides a dirt bike past a bike"), bicycle)
     assert guide.names(ids("a man rides a motorcycle"), motorcycle)
+    assert guide.names(ids("a man rides a dirt bike"), motorcycle)
+    assert not guide.names(ids("a man rides a bike"), motorcycle)
 
 
 def test_the_guidance_reads_back_from_the_card_it_writes():
