@@ -226,6 +226,10 @@ def run_pseudo_captions(args) -> int:
     from .pseudo_captions import CAPTIONS_PER_LABEL, label_only_photos, make_pseudo_captions, write_pseudo_captions
     from .serving import Captioner
 
+    if args.out.resolve().parent == args.model.resolve():
+        # The card checksums every file in its folder, so a file written there later reads as damage.
+        raise CaptionerError(f"write the pseudo-captions outside the model folder {args.model} (its card checksums "
+                             f"every file in it), e.g. --out {args.model.parent / (args.model.name + '_pseudo_captions.txt')}")
     captioner = Captioner(args.model)
     held = captioner.card["data"].get("held_out_concepts")
     if not held:

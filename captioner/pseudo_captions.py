@@ -9,7 +9,7 @@ decoder then learns the new word in sentences, and can say it where the probe al
 In the novel-object protocol the label-only photos are the train photos whose captions name a held-out concept:
 their captions are never read, only which held-out concepts they name (the labels DCC's probes are fitted on).
 
-    python -m captioner pseudo-captions --model runs/heldout --out runs/heldout/pseudo_captions.txt
+    python -m captioner pseudo-captions --model runs/heldout --out runs/heldout_pseudo_captions.txt
     python -m captioner train --recipe held_out_pseudo --out runs/heldout_pseudo
 
 The file has Flickr8k's token-file form (``photo#i<TAB>caption``), so it can be read and checked by eye.

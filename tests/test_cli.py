@@ -129,6 +129,14 @@ def test_pseudo_captions_need_a_model_that_held_concepts_out(tmp_path):
     assert not (tmp_path / "pseudo.txt").exists()
 
 
+def test_pseudo_captions_are_not_written_into_the_model_folder_they_would_damage(tmp_path):
+    model = tmp_path / "heldout"
+    model.mkdir()
+    result = captioner("pseudo-captions", "--model", model, "--out", model / "pseudo.txt")
+    assert_one_line_error(result, "outside the model folder", "heldout_pseudo_captions.txt")
+    assert not (model / "pseudo.txt").exists()
+
+
 def test_training_on_a_missing_pseudo_captions_file_is_a_one_line_error(tmp_path):
     result = captioner("train", "--recipe", "quick", "--pseudo-captions", tmp_path / "none.txt", "--out", tmp_path / "m")
     assert_one_line_error(result, "no pseudo-captions file", "none.txt")

@@ -58,7 +58,7 @@ QUICK = dataclasses.replace(DEFAULT, limit=200, train=dataclasses.replace(DEFAUL
 
 # The same decoder trained again with the pseudo-captions the first made for the held-out photos from their
 # labels (captioner/pseudo_captions.py: python -m captioner pseudo-captions --model runs/heldout --out FILE).
-HELD_OUT_PSEUDO = dataclasses.replace(HELD_OUT, pseudo_captions="runs/heldout/pseudo_captions.txt")
+HELD_OUT_PSEUDO = dataclasses.replace(HELD_OUT, pseudo_captions="runs/heldout_pseudo_captions.txt")
 
 RECIPES = {"default": DEFAULT, "shipped": SHIPPED, "held_out": HELD_OUT, "held_out_pseudo": HELD_OUT_PSEUDO,
            "quick": QUICK}
