@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import CaptionerError
-from .concepts import OBJECT_GROUPS, PERSON_WORDS, article, joined, plural
+from .concepts import OBJECT_GROUPS, PERSON_WORDS, article, joined, objects_named, plural
 from .objects import ObjectRecogniser, RecognisedObject, imagenet_words
 from .text import Vocabulary
 
@@ -154,7 +154,7 @@ class Guide:
         words = joined(self.vocab.decode(ids))
         if any(self.vocab.index.get(w) in tag.say for w in words):
             return True
-        return tag.stand_in is None and not OBJECT_GROUPS.get(tag.word, frozenset()).isdisjoint(words)
+        return tag.stand_in is None and tag.word in objects_named(words)
 
     def words(self, ids: list[int], tag: Tag | None) -> list[str]:
         """The caption's words, the stand-in swapped for the tag's word and "a"/"an" agreed with it."""
