@@ -30,6 +30,8 @@ PEOPLE_STILL_NAMED = 0.97
 # A tag is named only where the tagger gives it at least even odds; above that, dev CIDEr chooses the threshold.
 # (Lower thresholds forced more wrong objects: CHAIR-s 0.215 at 0.35 against 0.176 at 0.65, same CIDEr.)
 LOWEST_TAG_THRESHOLD = 0.5
+# How likely a probed thing must be for its words to be said (0: always); dev CIDEr chooses among these.
+OBJECT_WORD_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 @dataclass
@@ -126,8 +128,9 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
     """Choose the thresholds on dev, fit the calibration there, and record them as the card's ``guidance``.
 
     A decoder trained without some concepts (``train --hold-out``) is tuned on the dev photos without them.
-    Bans and tags act photo by photo, so three decodings of dev give every threshold's captions: plain, with
-    person words banned everywhere, and guided at the lowest tag threshold with the chosen person threshold.
+    Bans and tags act photo by photo, so three decodings of dev give every person and tag threshold's captions:
+    plain, with person words banned everywhere, and guided at the lowest tag threshold with the chosen person
+    threshold. The ban on unlikely things' words then needs a decoding per threshold tried.
     """
     from .evaluate import score_captions
 
@@ -168,7 +171,8 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
     tag_threshold = max(tag_rows, key=lambda r: (r["cider"], -r["tag_threshold"]))["tag_threshold"]
 
     guidance = Guidance(tag_threshold=tag_threshold, person_threshold=person_threshold)
-    served, pseudo_rows = served_at[tag_threshold], []
+    guidance, served, object_rows = choose_object_word_threshold(captioner, guidance, dev, served_at[tag_threshold])
+    pseudo_rows = []
     if captioner.card.get("data", {}).get("pseudo_captions") and held_out:
         whole_dev = split_data(captioner, data, "dev", cache_dir, limit)  # their labels: DCC's setting
         guidance, pseudo_rows = choose_pseudo_word_threshold(captioner, guidance, held_out, whole_dev)
@@ -182,9 +186,27 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
         card["guidance"] = {**guidance.card(), "chosen_on": "dev"}
         write_card(model_dir, card)
     return {"guidance": guidance.card(), "person_thresholds": person_rows, "tag_thresholds": tag_rows,
-            "pseudo_word_thresholds": pseudo_rows, "served_dev": dict(zip(dev.names, (r.caption for r in served))),
+            "object_word_thresholds": object_rows, "pseudo_word_thresholds": pseudo_rows, "served_dev": dict(zip(dev.names, (r.caption for r in served))),
             "unguided_dev": {k: round(base[k], 4) for k in ("bleu_4", "cider", "chair_i", "chair_s")},
             "reliability": reliability(cross_validated(inputs, correct), correct)}
+
+
+def choose_object_word_threshold(captioner: Captioner, guidance: Guidance, dev: SplitData,
+                                 served: list[CaptionResult]) -> tuple[Guidance, list[CaptionResult], list[dict]]:
+    """The ban on unlikely things' words that scores best on dev by CIDEr, the lower threshold on a tie; ``served``
+    are dev's captions without it. Returns the guidance, its dev captions and every threshold's figures."""
+    from .evaluate import score_captions
+
+    rows, captions_at = [], {}
+    for threshold in OBJECT_WORD_THRESHOLDS:
+        trial = dataclasses.replace(guidance, object_word_threshold=threshold)
+        captions_at[threshold] = served if threshold == 0 else decode_with(captioner, dev, trial)
+        captions = [r.caption for r in captions_at[threshold]]
+        scores = score_captions(dict(zip(dev.names, captions)), dev.references, meteor=False)
+        rows.append({"object_word_threshold": threshold, "cider": round(scores["cider"], 4),
+                     "bleu_4": round(scores["bleu_4"], 4), **chair(captions, dev.named)})
+    best = max(rows, key=lambda r: (r["cider"], -r["object_word_threshold"]))["object_word_threshold"]
+    return dataclasses.replace(guidance, object_word_threshold=best), captions_at[best], rows
 
 
 # Where a word learned only from pseudo-captions may be said: at least this probable by its concept's probe.

@@ -10,9 +10,12 @@ the dev split (``python -m captioner guide``, :mod:`captioner.fit_guidance`) and
    al., EMNLP 2017) finds the best caption that does. A word the decoder never learned ("lion") is steered
    with the nearest word it knows (WordNet's ranking, ``cat``) and swapped back in the text (as DCC transfers
    a known word's place to a new one: Hendricks et al., CVPR 2016).
-2. **People.** Below ``person_threshold`` of the person probe, person words are banned from the search. So are
-   the words a decoder learned only from pseudo-captions (:mod:`captioner.pseudo_captions`) where their
-   concept's probe is below ``pseudo_word_threshold``: such a decoder says them too readily.
+2. **People, and things.** Below ``person_threshold`` of the person probe, person words are banned from the
+   search. A probed thing's words ("dog", "ball", "bike") are banned where no probe of a thing they could name
+   reaches ``object_word_threshold`` (CHAIR's hallucinated objects, Rohrbach et al., EMNLP 2018, stopped at the
+   search rather than counted after it). The words a decoder learned only from pseudo-captions
+   (:mod:`captioner.pseudo_captions`) have a threshold of their own, ``pseudo_word_threshold``: such a decoder
+   says them too readily.
 3. **Confidence.** A logistic model over the caption's per-word log-probability and the tag and person
    probabilities, fitted on dev to "the caption names nothing the references do not, and something they do",
    gives ``confidence``; below ``confidence_threshold`` the alt text says the caption may be wrong.
@@ -42,6 +45,8 @@ class Guidance:
     # concepts whose words the decoder learned only from pseudo-captions, said only where their probe gives this
     pseudo_concepts: tuple[str, ...] = ()
     pseudo_word_threshold: float = 0.0
+    # every other probed thing's words are said only where a probe of a thing they name gives this (0: always)
+    object_word_threshold: float = 0.0
 
     @classmethod
     def from_card(cls, entry: dict | None) -> "Guidance":
@@ -74,6 +79,7 @@ class Guide:
         self.vocab, self.recogniser, self.guidance = vocab, recogniser, guidance
         self.person_ids = sorted(vocab.index[w] for w in PERSON_WORDS if w in vocab.index)
         self.group_of_word = {w: g for g, members in OBJECT_GROUPS.items() if g != "person" for w in members}
+        self.thing_word_ids, self.things_named = self._thing_words()
         self.similar = imagenet_words()["similar"]
 
     # --- what is in the photo ----------------------------------------------------------------------------
@@ -105,25 +111,41 @@ class Guide:
         mask[np.ix_(person_probability < threshold, self.person_ids)] = True
         return mask
 
+    def _thing_words(self) -> tuple[list[int], np.ndarray]:
+        """The vocabulary ids of probed things' words, and (words, concepts) which probed things each can name:
+        its groups', and those of the two-word names it ends ("bike": a bicycle, or a motorcycle as "dirt bike")."""
+        probed = {c: i for i, c in enumerate(self.recogniser.concepts) if c != "person"}
+        names: dict[int, set[int]] = {}
+        for concept, members in OBJECT_GROUPS.items():
+            for word in members if concept in probed else ():
+                if (ids := self.vocab.index.get(word.split()[-1])) is not None:
+                    names.setdefault(ids, set()).add(probed[concept])
+        word_ids = sorted(names)
+        things = np.zeros((len(word_ids), len(self.recogniser.concepts)), bool)
+        for row, word_id in enumerate(word_ids):
+            things[row, sorted(names[word_id])] = True
+        return word_ids, things
+
     def banned_words(self, features: np.ndarray, person_probability: np.ndarray, guidance: Guidance,
                      tags: list[Tag | None]) -> np.ndarray:
-        """(photos, vocabulary): person words where no person is likely, and pseudo-learned words where their
-        probe is below ``pseudo_word_threshold`` (never a photo's own tag's words, which it must say)."""
+        """(photos, vocabulary): person words where no person is likely, and a probed thing's words where no
+        thing they name is likely (below ``object_word_threshold``, or ``pseudo_word_threshold`` for a concept
+        learned from pseudo-captions); never a photo's own tag's words, which it must say."""
         banned = self.banned(person_probability, guidance.person_threshold)
-        if not guidance.pseudo_concepts:
+        if not guidance.pseudo_concepts and guidance.object_word_threshold <= 0:
             return banned
-        concepts = self.recogniser.concept_probabilities(features)
-        pseudo = np.zeros_like(banned)
         for concept in guidance.pseudo_concepts:
             if concept not in self.recogniser.concepts:
                 raise CaptionerError(f"the guidance bans {concept!r} words by a probe the model does not have")
-            ids = sorted(self.vocab.index[w] for w in OBJECT_GROUPS[concept] if w in self.vocab.index)
-            unlikely = concepts[:, self.recogniser.concepts.index(concept)] < guidance.pseudo_word_threshold
-            pseudo[np.ix_(unlikely, ids)] = True
+        threshold = np.array([guidance.pseudo_word_threshold if c in guidance.pseudo_concepts
+                              else guidance.object_word_threshold for c in self.recogniser.concepts])
+        likely = self.recogniser.concept_probabilities(features) >= threshold  # (photos, concepts)
+        things = np.zeros_like(banned)
+        things[:, self.thing_word_ids] = ~(likely.astype(np.float32) @ self.things_named.T.astype(np.float32) > 0)
         for row, tag in enumerate(tags):
             if tag is not None:
-                pseudo[row, list(tag.say)] = False
-        return pseudo | banned
+                things[row, list(tag.say)] = False
+        return things | banned
 
     def tag(self, objects: list[RecognisedObject], threshold: float) -> Tag | None:
         """The most probable sayable thing other than a person, if it is at least ``threshold`` probable."""

@@ -80,7 +80,8 @@ def test_below_even_odds_nothing_is_forced(captioner, flickr8k_root):
     captioner.guide.recogniser.concept_bias[:] = -60.0  # no concept either (person words are then banned)
     features = features_of(captioner, flickr8k_root, DOG_PHOTO)
     result = describe(captioner, features)
-    banned = captioner.guide.banned(np.zeros(1), captioner.guide.guidance.person_threshold)
+    guide = captioner.guide
+    banned = guide.banned_words(features, guide.person_probability(features), guide.guidance, [None])
     from captioner.decode import beam_search
 
     plain = beam_search(captioner.decoder, features, captioner.vocab.max_length,
@@ -105,6 +106,41 @@ def test_words_learned_from_pseudo_captions_are_said_only_where_their_probe_allo
     assert tagged.guidance.tag.word == "dog" and dogs & set(tagged.caption.split()), tagged.caption
 
 
+def test_a_thing_no_probe_sees_is_not_named_unless_it_is_the_tag(captioner, flickr8k_root):
+    """Below ``object_word_threshold`` of its probe a thing's words are banned (CHAIR's hallucinated objects),
+    except where the thing is the photo's own tag."""
+    features = features_of(captioner, flickr8k_root, DOG_PHOTO)
+    dogs = OBJECT_GROUPS["dog"]
+    card = {**captioner.guide.guidance.card(), "object_word_threshold": 0.3}
+    captioner.guide.guidance = Guidance.from_card({**card, "tag_threshold": 1.01})
+    assert dogs & set(describe(captioner, features).caption.split()), "the dog probe sees the dog"
+    captioner.guide.recogniser.concept_bias[captioner.guide.recogniser.concepts.index("dog")] -= 60.0
+    result = describe(captioner, features)
+    assert not dogs & set(result.caption.split()), result.caption
+    assert all(not dogs & set(text.split()) for text, _ in result.candidates)
+    captioner.guide.guidance = Guidance.from_card(card)  # the ImageNet layer still tags the dog
+    tagged = describe(captioner, features)
+    assert tagged.guidance.tag.word == "dog" and dogs & set(tagged.caption.split()), tagged.caption
+
+
+def test_a_word_is_banned_only_where_nothing_it_names_is_likely(captioner, flickr8k_root):
+    """"bike" names a bicycle, and a motorcycle as "dirt bike": it stays sayable where either probe is likely."""
+    guide, index = captioner.guide, captioner.vocab.index
+    features = features_of(captioner, flickr8k_root, PEOPLE_PHOTO)
+    guidance = Guidance(person_threshold=0.0, object_word_threshold=0.5)
+    bias = guide.recogniser.concept_bias
+    bicycle, motorcycle = guide.recogniser.concepts.index("bicycle"), guide.recogniser.concepts.index("motorcycle")
+
+    def banned(word):
+        return bool(guide.banned_words(features, np.ones(1), guidance, [None])[0, index[word]])
+
+    bias[bicycle], bias[motorcycle] = -60.0, 60.0
+    assert banned("bicycle") and not banned("bike") and not banned("motorcycle")
+    bias[motorcycle] = -60.0
+    assert banned("bike") and banned("motorcycle")
+    assert not banned("man") and not banned("grass"), "person words and unprobed words have rules of their own"
+
+
 def test_the_bike_of_a_dirt_bike_does_not_name_a_bicycle(captioner):
     guide = captioner.guide
     bicycle = guide.sayable(RecognisedObject("bicycle", 0.9, "concept"))
@@ -122,7 +158,8 @@ def test_the_bike_of_a_dirt_bike_does_not_name_a_bicycle(captioner):
 
 
 def test_the_guidance_reads_back_from_the_card_it_writes():
-    guidance = Guidance(tag_threshold=0.4, pseudo_concepts=("ball", "car"), pseudo_word_threshold=0.2)
+    guidance = Guidance(tag_threshold=0.4, pseudo_concepts=("ball", "car"), pseudo_word_threshold=0.2,
+                        object_word_threshold=0.3)
     assert Guidance.from_card({**guidance.card(), "chosen_on": "dev"}) == guidance
 
 
