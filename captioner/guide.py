@@ -11,9 +11,9 @@ the dev split (``python -m captioner guide``, :mod:`captioner.fit_guidance`) and
    with the nearest word it knows (WordNet's ranking, ``cat``) and swapped back in the text (as DCC transfers
    a known word's place to a new one: Hendricks et al., CVPR 2016).
 2. **People, and things.** Below ``person_threshold`` of the person probe, person words are banned from the
-   search. A probed thing's words ("dog", "ball", "bike") are banned where no probe of a thing they could name
-   reaches ``object_word_threshold`` (CHAIR's hallucinated objects, Rohrbach et al., EMNLP 2018, stopped at the
-   search rather than counted after it). The words a decoder learned only from pseudo-captions
+   search. A probed thing's words ("dog", "ball", "bike") are banned where nothing they could name reaches
+   ``object_word_threshold``, by its probe or the ImageNet layer's words for it (CHAIR's hallucinated objects,
+   Rohrbach et al., EMNLP 2018, stopped at the search rather than counted after it). The words a decoder learned only from pseudo-captions
    (:mod:`captioner.pseudo_captions`) have a threshold of their own, ``pseudo_word_threshold``: such a decoder
    says them too readily.
 3. **Confidence.** A logistic model over the caption's per-word log-probability and the tag and person
@@ -45,7 +45,7 @@ class Guidance:
     # concepts whose words the decoder learned only from pseudo-captions, said only where their probe gives this
     pseudo_concepts: tuple[str, ...] = ()
     pseudo_word_threshold: float = 0.0
-    # every other probed thing's words are said only where a probe of a thing they name gives this (0: always)
+    # every other probed thing's words are said only where a thing they name is this probable (0: always)
     object_word_threshold: float = 0.0
 
     @classmethod
@@ -80,6 +80,9 @@ class Guide:
         self.person_ids = sorted(vocab.index[w] for w in PERSON_WORDS if w in vocab.index)
         self.group_of_word = {w: g for g, members in OBJECT_GROUPS.items() if g != "person" for w in members}
         self.thing_word_ids, self.things_named = self._thing_words()
+        # ImageNet words that are a probed thing ("dog": 118 breeds), as objects() counts them for that thing
+        self.imagenet_things = [(i, self.recogniser.concepts.index(thing)) for i, word in enumerate(self.recogniser.words)
+                                if (thing := self.group_of_word.get(word, word)) in self.recogniser.concepts]
         self.similar = imagenet_words()["similar"]
 
     # --- what is in the photo ----------------------------------------------------------------------------
@@ -101,6 +104,16 @@ class Guide:
                                                    self.recogniser.kinds[w])
             results.append(sorted(best.values(), key=lambda o: -o.probability)[:top])
         return results
+
+    def thing_probabilities(self, features: np.ndarray) -> np.ndarray:
+        """(photos, concepts): how likely each probed thing is, by its probe or the ImageNet layer's words for it,
+        whichever says more (as :meth:`objects` ranks them)."""
+        things = self.recogniser.concept_probabilities(features)
+        if self.imagenet_things:
+            words = self.recogniser.word_probabilities(features)
+            for word, concept in self.imagenet_things:
+                things[:, concept] = np.maximum(things[:, concept], words[:, word])
+        return things
 
     def person_probability(self, features: np.ndarray) -> np.ndarray:
         return self.recogniser.concept_probabilities(features)[:, self.recogniser.concepts.index("person")]
@@ -129,8 +142,9 @@ class Guide:
     def banned_words(self, features: np.ndarray, person_probability: np.ndarray, guidance: Guidance,
                      tags: list[Tag | None]) -> np.ndarray:
         """(photos, vocabulary): person words where no person is likely, and a probed thing's words where no
-        thing they name is likely (below ``object_word_threshold``, or ``pseudo_word_threshold`` for a concept
-        learned from pseudo-captions); never a photo's own tag's words, which it must say."""
+        thing they name is likely (by :meth:`thing_probabilities`, below ``object_word_threshold``, or
+        ``pseudo_word_threshold`` for a concept learned from pseudo-captions); never a photo's own tag's words,
+        which it must say."""
         banned = self.banned(person_probability, guidance.person_threshold)
         if not guidance.pseudo_concepts and guidance.object_word_threshold <= 0:
             return banned
@@ -139,7 +153,7 @@ class Guide:
                 raise CaptionerError(f"the guidance bans {concept!r} words by a probe the model does not have")
         threshold = np.array([guidance.pseudo_word_threshold if c in guidance.pseudo_concepts
                               else guidance.object_word_threshold for c in self.recogniser.concepts])
-        likely = self.recogniser.concept_probabilities(features) >= threshold  # (photos, concepts)
+        likely = self.thing_probabilities(features) >= threshold  # (photos, concepts)
         things = np.zeros_like(banned)
         things[:, self.thing_word_ids] = ~(likely.astype(np.float32) @ self.things_named.T.astype(np.float32) > 0)
         for row, tag in enumerate(tags):
