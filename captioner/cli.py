@@ -212,7 +212,7 @@ def run_guide(args) -> int:
     guidance = chosen["guidance"]
     print(f"chosen on dev: tag threshold {guidance['tag_threshold']}, person threshold {guidance['person_threshold']}, "
           f"confidence calibration ECE {chosen['reliability']['ece']:.3f} (cross-validated)")
-    print(f"a probed thing's words said where its probe gives at least {guidance['object_word_threshold']} "
+    print(f"a probed thing's words said where it is at least {guidance['object_word_threshold']} probable "
           f"(dev CHAIR-s {chosen['object_word_thresholds'][0]['chair_s']} without that ban, "
           f"{next(r['chair_s'] for r in chosen['object_word_thresholds'] if r['object_word_threshold'] == guidance['object_word_threshold'])} with it)")
     if guidance["pseudo_concepts"]:

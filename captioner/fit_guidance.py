@@ -130,7 +130,8 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
     A decoder trained without some concepts (``train --hold-out``) is tuned on the dev photos without them.
     Bans and tags act photo by photo, so three decodings of dev give every person and tag threshold's captions:
     plain, with person words banned everywhere, and guided at the lowest tag threshold with the chosen person
-    threshold. The ban on unlikely things' words then needs a decoding per threshold tried.
+    threshold. The bans on pseudo-learned words (a decoder trained on pseudo-captions) and then on unlikely things'
+    words need a decoding per threshold tried.
     """
     from .evaluate import score_captions
 
@@ -171,12 +172,14 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
     tag_threshold = max(tag_rows, key=lambda r: (r["cider"], -r["tag_threshold"]))["tag_threshold"]
 
     guidance = Guidance(tag_threshold=tag_threshold, person_threshold=person_threshold)
-    guidance, served, object_rows = choose_object_word_threshold(captioner, guidance, dev, served_at[tag_threshold])
-    pseudo_rows = []
+    served, pseudo_rows = served_at[tag_threshold], []
     if captioner.card.get("data", {}).get("pseudo_captions") and held_out:
+        # First the pseudo-learned words' own ban: without it such a decoder says them everywhere, and the ban on
+        # other things' words would be chosen to silence them.
         whole_dev = split_data(captioner, data, "dev", cache_dir, limit)  # their labels: DCC's setting
         guidance, pseudo_rows = choose_pseudo_word_threshold(captioner, guidance, held_out, whole_dev)
         served = decode_with(captioner, dev, guidance)
+    guidance, served, object_rows = choose_object_word_threshold(captioner, guidance, dev, served)
 
     # Calibration: on dev's captions as served with the chosen thresholds.
     inputs, correct = calibration_data(served, named)

@@ -142,18 +142,20 @@ class Guide:
     def banned_words(self, features: np.ndarray, person_probability: np.ndarray, guidance: Guidance,
                      tags: list[Tag | None]) -> np.ndarray:
         """(photos, vocabulary): person words where no person is likely, and a probed thing's words where no
-        thing they name is likely (by :meth:`thing_probabilities`, below ``object_word_threshold``, or
-        ``pseudo_word_threshold`` for a concept learned from pseudo-captions); never a photo's own tag's words,
-        which it must say."""
+        thing they name is likely (by :meth:`thing_probabilities`, below ``object_word_threshold``; by its probe,
+        below ``pseudo_word_threshold``, for a concept learned from pseudo-captions); never a photo's own tag's
+        words, which it must say."""
         banned = self.banned(person_probability, guidance.person_threshold)
         if not guidance.pseudo_concepts and guidance.object_word_threshold <= 0:
             return banned
         for concept in guidance.pseudo_concepts:
             if concept not in self.recogniser.concepts:
                 raise CaptionerError(f"the guidance bans {concept!r} words by a probe the model does not have")
-        threshold = np.array([guidance.pseudo_word_threshold if c in guidance.pseudo_concepts
-                              else guidance.object_word_threshold for c in self.recogniser.concepts])
-        likely = self.thing_probabilities(features) >= threshold  # (photos, concepts)
+        # Pseudo-learned words by their probes alone, as their ban was chosen in the held-out experiment; other
+        # things' words by whatever sees them (thing_probabilities).
+        pseudo = np.isin(self.recogniser.concepts, guidance.pseudo_concepts)
+        likely = np.where(pseudo, self.recogniser.concept_probabilities(features) >= guidance.pseudo_word_threshold,
+                          self.thing_probabilities(features) >= guidance.object_word_threshold)  # (photos, concepts)
         things = np.zeros_like(banned)
         things[:, self.thing_word_ids] = ~(likely.astype(np.float32) @ self.things_named.T.astype(np.float32) > 0)
         for row, tag in enumerate(tags):
