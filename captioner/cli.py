@@ -212,9 +212,9 @@ def run_guide(args) -> int:
     guidance = chosen["guidance"]
     print(f"chosen on dev: tag threshold {guidance['tag_threshold']}, person threshold {guidance['person_threshold']}, "
           f"confidence calibration ECE {chosen['reliability']['ece']:.3f} (cross-validated)")
+    chair_s = {r["object_word_threshold"]: r["chair_s"] for r in chosen["object_word_thresholds"]}
     print(f"a probed thing's words said where it is at least {guidance['object_word_threshold']} probable "
-          f"(dev CHAIR-s {chosen['object_word_thresholds'][0]['chair_s']} without that ban, "
-          f"{next(r['chair_s'] for r in chosen['object_word_thresholds'] if r['object_word_threshold'] == guidance['object_word_threshold'])} with it)")
+          f"(dev CHAIR-s {chair_s[0.0]} without that ban, {chair_s[guidance['object_word_threshold']]} with it)")
     if guidance["pseudo_concepts"]:
         print(f"words learned from pseudo-captions ({', '.join(guidance['pseudo_concepts'])}) said where their probe "
               f"gives at least {guidance['pseudo_word_threshold']}")

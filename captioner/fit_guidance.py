@@ -189,7 +189,8 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
         card["guidance"] = {**guidance.card(), "chosen_on": "dev"}
         write_card(model_dir, card)
     return {"guidance": guidance.card(), "person_thresholds": person_rows, "tag_thresholds": tag_rows,
-            "object_word_thresholds": object_rows, "pseudo_word_thresholds": pseudo_rows, "served_dev": dict(zip(dev.names, (r.caption for r in served))),
+            "object_word_thresholds": object_rows, "pseudo_word_thresholds": pseudo_rows,
+            "served_dev": dict(zip(dev.names, (r.caption for r in served))),
             "unguided_dev": {k: round(base[k], 4) for k in ("bleu_4", "cider", "chair_i", "chair_s")},
             "reliability": reliability(cross_validated(inputs, correct), correct)}
 

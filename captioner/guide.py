@@ -13,9 +13,9 @@ the dev split (``python -m captioner guide``, :mod:`captioner.fit_guidance`) and
 2. **People, and things.** Below ``person_threshold`` of the person probe, person words are banned from the
    search. A probed thing's words ("dog", "ball", "bike") are banned where nothing they could name reaches
    ``object_word_threshold``, by its probe or the ImageNet layer's words for it (CHAIR's hallucinated objects,
-   Rohrbach et al., EMNLP 2018, stopped at the search rather than counted after it). The words a decoder learned only from pseudo-captions
-   (:mod:`captioner.pseudo_captions`) have a threshold of their own, ``pseudo_word_threshold``: such a decoder
-   says them too readily.
+   Rohrbach et al., EMNLP 2018, stopped at the search rather than counted after it). The words a decoder
+   learned only from pseudo-captions (:mod:`captioner.pseudo_captions`) have a threshold of their own,
+   ``pseudo_word_threshold``: such a decoder says them too readily.
 3. **Confidence.** A logistic model over the caption's per-word log-probability and the tag and person
    probabilities, fitted on dev to "the caption names nothing the references do not, and something they do",
    gives ``confidence``; below ``confidence_threshold`` the alt text says the caption may be wrong.
@@ -81,7 +81,8 @@ class Guide:
         self.group_of_word = {w: g for g, members in OBJECT_GROUPS.items() if g != "person" for w in members}
         self.thing_word_ids, self.things_named = self._thing_words()
         # ImageNet words that are a probed thing ("dog": 118 breeds), as objects() counts them for that thing
-        self.imagenet_things = [(i, self.recogniser.concepts.index(thing)) for i, word in enumerate(self.recogniser.words)
+        self.imagenet_things = [(i, self.recogniser.concepts.index(thing))
+                                for i, word in enumerate(self.recogniser.words)
                                 if (thing := self.group_of_word.get(word, word)) in self.recogniser.concepts]
         self.similar = imagenet_words()["similar"]
 
