@@ -144,7 +144,7 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
     named = dev.named
     plain = decode_with(captioner, dev, Guidance(tag_threshold=2.0, person_threshold=0.0))  # no tag, no ban
     banned_everywhere = decode_with(captioner, dev, Guidance(tag_threshold=2.0, person_threshold=2.0))
-    people = captioner.guide.person_probability(dev.features)
+    people = captioner.guide.person_probability(captioner.guide.see(dev.features))
 
     person_rows = []
     for threshold in np.round(np.arange(0.05, 0.95, 0.05), 2):

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import CaptionerError
 from .concepts import OBJECT_GROUPS, PERSON_WORDS, article, joined, objects_named, plural
-from .objects import ObjectRecogniser, RecognisedObject, imagenet_words
+from .objects import ObjectRecogniser, RecognisedObject, Sighting, imagenet_words
 from .text import Vocabulary
 
 
@@ -88,12 +88,14 @@ class Guide:
 
     # --- what is in the photo ----------------------------------------------------------------------------
 
-    def objects(self, features: np.ndarray, top: int = 5) -> list[list[RecognisedObject]]:
+    def see(self, features: np.ndarray) -> Sighting:
+        """The ImageNet layer's words and the concept probes over a batch of features: one pass, for every rule."""
+        return self.recogniser.see(features)
+
+    def objects(self, seen: Sighting, top: int = 5) -> list[list[RecognisedObject]]:
         """Each photo's most probable things: concept probes' and ImageNet words', one entry per thing."""
-        words = self.recogniser.word_probabilities(features)
-        concepts = self.recogniser.concept_probabilities(features)
         results = []
-        for word_row, concept_row in zip(words, concepts):
+        for word_row, concept_row in zip(seen.words, seen.concepts):
             best: dict[str, RecognisedObject] = {}
             for name, p in zip(self.recogniser.concepts, concept_row):
                 best[name] = RecognisedObject(name, float(p), "person" if name == "person" else "concept")
@@ -106,18 +108,16 @@ class Guide:
             results.append(sorted(best.values(), key=lambda o: -o.probability)[:top])
         return results
 
-    def thing_probabilities(self, features: np.ndarray) -> np.ndarray:
+    def thing_probabilities(self, seen: Sighting) -> np.ndarray:
         """(photos, concepts): how likely each probed thing is, by its probe or the ImageNet layer's words for it,
         whichever says more (as :meth:`objects` ranks them)."""
-        things = self.recogniser.concept_probabilities(features)
-        if self.imagenet_things:
-            words = self.recogniser.word_probabilities(features)
-            for word, concept in self.imagenet_things:
-                things[:, concept] = np.maximum(things[:, concept], words[:, word])
+        things = seen.concepts.copy()
+        for word, concept in self.imagenet_things:
+            things[:, concept] = np.maximum(things[:, concept], seen.words[:, word])
         return things
 
-    def person_probability(self, features: np.ndarray) -> np.ndarray:
-        return self.recogniser.concept_probabilities(features)[:, self.recogniser.concepts.index("person")]
+    def person_probability(self, seen: Sighting) -> np.ndarray:
+        return seen.concepts[:, self.recogniser.concepts.index("person")]
 
     def banned(self, person_probability: np.ndarray, threshold: float) -> np.ndarray:
         """(photos, vocabulary): person words banned where the person probe is below ``threshold``."""
@@ -140,13 +140,12 @@ class Guide:
             things[row, sorted(names[word_id])] = True
         return word_ids, things
 
-    def banned_words(self, features: np.ndarray, person_probability: np.ndarray, guidance: Guidance,
-                     tags: list[Tag | None]) -> np.ndarray:
+    def banned_words(self, seen: Sighting, guidance: Guidance, tags: list[Tag | None]) -> np.ndarray:
         """(photos, vocabulary): person words where no person is likely, and a probed thing's words where no
         thing they name is likely (by :meth:`thing_probabilities`, below ``object_word_threshold``; by its probe,
         below ``pseudo_word_threshold``, for a concept learned from pseudo-captions); never a photo's own tag's
         words, which it must say."""
-        banned = self.banned(person_probability, guidance.person_threshold)
+        banned = self.banned(self.person_probability(seen), guidance.person_threshold)
         if not guidance.pseudo_concepts and guidance.object_word_threshold <= 0:
             return banned
         for concept in guidance.pseudo_concepts:
@@ -155,8 +154,8 @@ class Guide:
         # Pseudo-learned words by their probes alone, as their ban was chosen in the held-out experiment; other
         # things' words by whatever sees them (thing_probabilities).
         pseudo = np.isin(self.recogniser.concepts, guidance.pseudo_concepts)
-        likely = np.where(pseudo, self.recogniser.concept_probabilities(features) >= guidance.pseudo_word_threshold,
-                          self.thing_probabilities(features) >= guidance.object_word_threshold)  # (photos, concepts)
+        likely = np.where(pseudo, seen.concepts >= guidance.pseudo_word_threshold,
+                          self.thing_probabilities(seen) >= guidance.object_word_threshold)  # (photos, concepts)
         things = np.zeros_like(banned)
         things[:, self.thing_word_ids] = ~(likely.astype(np.float32) @ self.things_named.T.astype(np.float32) > 0)
         for row, tag in enumerate(tags):

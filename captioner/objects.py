@@ -41,6 +41,14 @@ class RecognisedObject:
         return {"word": self.word, "probability": round(self.probability, 3), "kind": self.kind}
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """What the recogniser sees in a batch of photos, computed once and read by every rule of the guide."""
+
+    words: np.ndarray  # (photos, words): each ImageNet word's probability
+    concepts: np.ndarray  # (photos, concepts): each concept probe's probability
+
+
 class ObjectRecogniser:
     """Photo features -> word probabilities (ImageNet classes summed per word) and concept probabilities."""
 
@@ -93,6 +101,9 @@ class ObjectRecogniser:
     def concept_probabilities(self, features: np.ndarray) -> np.ndarray:
         """(photos, concepts): each probe's probability that the photo's captions would name its concept."""
         return _sigmoid(features.astype(np.float32) @ self.concept_kernel + self.concept_bias)
+
+    def see(self, features: np.ndarray) -> Sighting:
+        return Sighting(self.word_probabilities(features), self.concept_probabilities(features))
 
     def recognise(self, features: np.ndarray, top: int = 5) -> list[list[RecognisedObject]]:
         """Each photo's ``top`` most probable words, most probable first."""

@@ -81,7 +81,7 @@ def make_pseudo_captions(captioner: Captioner, data: CaptionSet, labels: dict[st
     required = np.zeros((len(pairs), len(captioner.vocab)), bool)
     for i, tag in enumerate(tags):
         required[i, list(tag.say)] = True
-    banned = guide.banned_words(photo_features, guide.person_probability(photo_features), guide.guidance, tags)
+    banned = guide.banned_words(guide.see(photo_features), guide.guidance, tags)
     found = beam_search(captioner.decoder, photo_features, captioner.vocab.max_length, max(beam, per_label),
                         length_penalty, banned=banned, required=required)
     captions: dict[str, list[str]] = {n: [] for n, _ in pairs}

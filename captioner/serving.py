@@ -190,10 +190,11 @@ class Captioner:
         guidance = guidance or guide.guidance
         beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
         search = (self.decoder, features, self.vocab.max_length, beam_size, length_penalty)
-        people = guide.person_probability(features)
-        objects = guide.objects(features)
+        seen = guide.see(features)  # once: the tags, bans and confidence all read it
+        people = guide.person_probability(seen)
+        objects = guide.objects(seen)
         tags = [guide.tag(o, guidance.tag_threshold) for o in objects]
-        banned = guide.banned_words(features, people, guidance, tags)
+        banned = guide.banned_words(seen, guidance, tags)
         results = beam_search(*search, banned=banned)
         # Only photos whose plain caption misses their tag pay for the constrained search (twice the beams).
         missing = [i for i, (tag, found) in enumerate(zip(tags, results))

@@ -121,7 +121,7 @@ def main() -> None:
     # The decoder's own doubt: how much less probable (per word) its best caption without a person is.
     per_word = lambda r: r.candidates[0][1] / (len(r.caption.split()) + 1)  # noqa: E731
     doubt = np.array([per_word(a) - per_word(b) for a, b in zip(plain_results, banned_results)])
-    shipped = captioner.guide.person_probability(dev.features)
+    shipped = captioner.guide.person_probability(captioner.guide.see(dev.features))
     for still in args.still_named:
         best = None
         for threshold in np.round(np.arange(0.5, 0.96, 0.02), 2):

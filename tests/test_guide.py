@@ -81,7 +81,7 @@ def test_below_even_odds_nothing_is_forced(captioner, flickr8k_root):
     features = features_of(captioner, flickr8k_root, DOG_PHOTO)
     result = describe(captioner, features)
     guide = captioner.guide
-    banned = guide.banned_words(features, guide.person_probability(features), guide.guidance, [None])
+    banned = guide.banned_words(guide.see(features), guide.guidance, [None])
     from captioner.decode import beam_search
 
     plain = beam_search(captioner.decoder, features, captioner.vocab.max_length,
@@ -136,7 +136,7 @@ def test_a_word_is_banned_only_where_nothing_it_names_is_likely(captioner, flick
     bicycle, motorcycle = guide.recogniser.concepts.index("bicycle"), guide.recogniser.concepts.index("motorcycle")
 
     def banned(word):
-        return bool(guide.banned_words(features, np.ones(1), guidance, [None])[0, index[word]])
+        return bool(guide.banned_words(guide.see(features), guidance, [None])[0, index[word]])
 
     bias[bicycle], bias[motorcycle] = -60.0, 60.0
     assert banned("bicycle") and not banned("bike") and not banned("motorcycle")
