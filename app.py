@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import math
 import os
 import re
 import sys
@@ -145,10 +144,6 @@ def caption_form():
         return render_template("index.html", card=_card(), max_beam=MAX_BEAM, beam=_default_beam(),
                                error=str(error)), 400
     preview = f"data:image/jpeg;base64,{base64.b64encode(_preview_jpeg(data)).decode()}"
-    # Whole-sentence probabilities read as "0.3% sure"; the page shows each candidate's share among them.
-    total = sum(math.exp(c["log_prob"]) for c in result["candidates"])
-    for candidate in result["candidates"]:
-        candidate["share"] = math.exp(candidate["log_prob"]) / total
     return render_template("index.html", card=_card(), max_beam=MAX_BEAM, beam=beam, result=result, preview=preview)
 
 

@@ -188,17 +188,12 @@ document.addEventListener("DOMContentLoaded", () => {
     const seen = (data.objects || []).filter((o) => o.probability >= 0.1);
     objects.textContent = seen.length
       ? `Recognised: ${seen.map((o) => `${o.word} (${Math.round(o.probability * 100)}%)`).join(", ")}` : "";
-    // Whole-sentence probabilities read as "0.3% sure"; their share among the candidates does not.
-    const total = data.candidates.reduce((sum, c) => sum + Math.exp(c.log_prob), 0);
+    // Best first, as the search ranked them (by log-probability per word). No percentage: a whole sentence's
+    // probability favours short ones, so its share among these would rank them otherwise.
     candidates.replaceChildren(...data.candidates.map((c) => {
       const item = document.createElement("li");
-      const text = document.createElement("span");
-      text.className = "candidate";
-      text.textContent = c.caption;
-      const share = document.createElement("span");
-      share.className = "probability";
-      share.textContent = `${Math.round((Math.exp(c.log_prob) / total) * 100)}%`;
-      item.append(text, " ", share);
+      item.className = "candidate";
+      item.textContent = c.caption;
       return item;
     }));
     timing.textContent = `Captioned in ${data.timing_ms.total} ms (beam ${data.model.beam}).`;

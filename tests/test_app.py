@@ -59,6 +59,18 @@ def test_the_page_works_as_a_plain_form_post(client):
     assert "green" in html and 'src="data:image/jpeg;base64,' in html and "Captioned in" in html
 
 
+def test_the_page_lists_the_captions_it_weighed_in_the_search_s_order(client):
+    """Best first, as the API ranks them, and with no whole-sentence share beside them: such shares favour short
+    captions, so they put the list in another order than the search's (a first caption at 10%, a fourth at 73%)."""
+    import re
+
+    ranked = [c["caption"] for c in upload(client, photo_bytes("blue"), beam="3").get_json()["candidates"]]
+    html = upload(client, photo_bytes("blue"), path="/", beam="3").data.decode()
+    listed = re.search(r'<ol id="candidates"[^>]*>(.*?)</ol>', html, re.S).group(1)
+    assert re.findall(r"<li[^>]*>(.*?)</li>", listed) == ranked
+    assert "%" not in listed
+
+
 def test_the_no_javascript_preview_keeps_the_photo_s_shape(client):
     import base64
     import re
