@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=default_data_root().parent / "photos")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
     photos = sorted(args.photos.glob("*.jpg"))
