@@ -47,7 +47,8 @@ def main() -> None:
     held = captioner.card["data"].get("held_out_concepts", [])
     data = split_data(captioner, load_captions(None), args.split)
     served = decode_with(captioner, data, captioner.guide.guidance)
-    seen = captioner.guide.objects(captioner.guide.see(data.features), top=40)  # every thing's probability, not only the shown five
+    # every thing's probability, not only the shown five
+    seen = captioner.guide.objects(captioner.guide.see(data.features), top=40)
     threshold = captioner.guide.guidance.tag_threshold
     reasons = collections.Counter()
     for result, named, objects in zip(served, data.named, seen):

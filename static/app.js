@@ -188,8 +188,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const seen = (data.objects || []).filter((o) => o.probability >= 0.1);
     objects.textContent = seen.length
       ? `Recognised: ${seen.map((o) => `${o.word} (${Math.round(o.probability * 100)}%)`).join(", ")}` : "";
-    // Best first, as the search ranked them (by log-probability per word). No percentage: a whole sentence's
-    // probability favours short ones, so its share among these would rank them otherwise.
+    // Best first, as the search ranked them (log-probability / length ** the card's length penalty). No
+    // percentage: a whole sentence's probability favours short ones, so its share would rank them otherwise.
     candidates.replaceChildren(...data.candidates.map((c) => {
       const item = document.createElement("li");
       item.className = "candidate";
