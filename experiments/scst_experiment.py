@@ -1,6 +1,6 @@
 """Experiment: CIDEr fine-tuning, self-critical sequence training (Rennie et al. 2017), of a trained captioner.
 
-    .venv/bin/python -m experiments.scst_experiment runs/lite2_ls_lr --learning-rate 2e-5 --epochs 2 [--out DIR]
+    .venv/bin/python -m experiments.scst_experiment MODEL --learning-rate 5e-5 --epochs 3 [--members I ...] [--out DIR]
 
 An experiment helper, not part of the pipeline: in the runs tried here it did not beat the model it
 started from on the dev split (README, *Experiments*), so nothing ships from it.
@@ -187,17 +187,21 @@ def finetune(network, features: np.ndarray, references: list[list[list[str]]], v
 
 
 def main() -> None:
-    from captioner.data import load_captions
+    import shutil
+
+    from captioner.data import load_captions, split_images
     from captioner.features import load_cached
-    from captioner.train.model import load_model, save_model
-    from captioner.data import split_images
     from captioner.text import tokenize
+    from captioner.train.model import load_model, save_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
     parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--members", type=int, nargs="+", metavar="I",
+                        help="fine-tune these members of an ensemble (0 is the first; default: every member)")
+    parser.add_argument("--out", type=Path, help="a copy of the model folder with the fine-tuned weights (the best "
+                        "dev epoch of each member), its card saying so")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
@@ -219,11 +223,37 @@ def main() -> None:
         return {"dev_cider_d_beam3": round(float(cider), 4),
                 "dev_distinct": round(len({" ".join(c) for c in captions}) / len(captions), 3)}
 
-    print({"epoch": 0, **dev_score(0, model.network)}, flush=True)
-    finetune(model.network, np.stack([features[n] for n in train]), references, model.vocab,
-             FinetuneConfig(epochs=args.epochs, learning_rate=args.learning_rate), scorer, on_epoch=dev_score)
+    members = args.members if args.members is not None else range(len(model.networks))
+    chosen = []
+    for member in members:
+        network = model.networks[member]
+        start = {"epoch": 0, "member": member, **dev_score(0, network)}
+        print(start, flush=True)
+        best = (start["dev_cider_d_beam3"], 0, network.get_weights())
+
+        def keep_best(epoch, network, member=member):
+            nonlocal best
+            scores = dev_score(epoch, network)
+            if scores["dev_cider_d_beam3"] > best[0]:
+                best = (scores["dev_cider_d_beam3"], epoch, network.get_weights())
+            return {"member": member, **scores}
+
+        finetune(network, np.stack([features[n] for n in train]), references, model.vocab,
+                 FinetuneConfig(epochs=args.epochs, learning_rate=args.learning_rate, seed=member), scorer,
+                 on_epoch=keep_best)
+        network.set_weights(best[2])  # the best dev epoch's weights (epoch 0: the model as it was)
+        chosen.append({"member": member, "epoch": best[1], "dev_cider_d_beam3": best[0],
+                       "dev_cider_d_beam3_before": start["dev_cider_d_beam3"]})
+        print(chosen[-1], flush=True)
     if args.out:
-        save_model(model.network, model.vocab, model.card, args.out)
+        if args.out.resolve() != args.model.resolve():
+            shutil.copytree(args.model, args.out, dirs_exist_ok=True)  # the encoder and recogniser come along
+        card = dict(model.card)
+        card["training"] = {**card.get("training", {}), "self_critical": {
+            "learning_rate": args.learning_rate, "max_epochs": args.epochs, "samples_per_image": 5,
+            "reward": "CIDEr-D (training-split document frequencies)", "members": chosen}}
+        save_model(model.networks, model.vocab, card, args.out)
+        print(f"saved {args.out}", flush=True)
 
 
 if __name__ == "__main__":
