@@ -16,6 +16,7 @@ from . import CaptionerError, __version__
 from .data import REPO_ROOT, default_data_root
 from .encoders import ENCODERS
 from .train.recipes import DEFAULT, RECIPES, SHIPPED, fields
+from .train.self_critical import SelfCriticalConfig
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "model"
 
@@ -95,6 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="captions per photo and label (default: captioner/pseudo_captions.py's CAPTIONS_PER_LABEL)")
     pseudo.set_defaults(run=run_pseudo_captions)
 
+    critical = commands.add_parser("self-critical", help="fine-tune a trained model's decoders on CIDEr-D (self-critical "
+                                   "sequence training) into a new folder; then run guide on it")
+    _data_options(critical)
+    critical.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: model/)")
+    critical.add_argument("--out", type=Path, required=True, help="the new model folder to write")
+    critical.add_argument("--epochs", type=_positive_int, default=SelfCriticalConfig.epochs,
+                          help="at most; each decoder keeps its best dev epoch (default: %(default)s)")
+    critical.add_argument("--learning-rate", type=float, default=SelfCriticalConfig.learning_rate,
+                          help="default: %(default)s")
+    critical.add_argument("--mix", type=float, default=0.25,
+                          help="save this share of the way from the starting weights to the fine-tuned ones, 0-1 "
+                               "(WiSE-FT; default: the shipped recipe's, %(default)s)")
+    critical.set_defaults(run=run_self_critical)
+
     export = commands.add_parser("export", help="write the ONNX encoder the lean runtime serves, checked against Keras")
     export.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: model/)")
     export.add_argument("--photos", type=Path, nargs="*", default=[], help="photos to check parity on")
@@ -161,6 +176,23 @@ def run_train(args) -> int:
     return 0
 
 
+def run_self_critical(args) -> int:
+    from .train.pipeline import self_critical_model
+
+    if args.learning_rate <= 0:
+        raise CaptionerError(f"--learning-rate must be positive, got {args.learning_rate}")
+    if not 0 <= args.mix <= 1:
+        raise CaptionerError(f"--mix must be in [0, 1], got {args.mix}")
+    model = self_critical_model(args.model, args.out, args.data,
+                                SelfCriticalConfig(args.epochs, args.learning_rate, mix=args.mix), args.cache,
+                                verbose=1 if sys.stdout.isatty() else 2)
+    for number, member in enumerate(model.card["training"]["self_critical"]["members"], start=1):
+        print(f"decoder {number}: dev CIDEr-D {member['dev_cider_d_before']:.3f} -> {member['dev_cider_d']:.3f} "
+              f"(epoch {member['kept_epoch']} kept)")
+    print(f"saved {args.out}; next: python -m captioner guide --model {args.out}")
+    return 0
+
+
 def check_recipe(recipe) -> None:
     """Values no training can use, named by their option."""
     if not 0 <= recipe.model.dropout < 1:
@@ -169,6 +201,12 @@ def check_recipe(recipe) -> None:
         raise CaptionerError(f"--label-smoothing must be in [0, 1), got {recipe.train.label_smoothing}")
     if recipe.train.learning_rate <= 0:
         raise CaptionerError(f"--learning-rate must be positive, got {recipe.train.learning_rate}")
+    if recipe.self_critical_epochs < 0:
+        raise CaptionerError(f"--self-critical-epochs must be 0 or more, got {recipe.self_critical_epochs}")
+    if recipe.self_critical_learning_rate <= 0:
+        raise CaptionerError(f"--self-critical-learning-rate must be positive, got {recipe.self_critical_learning_rate}")
+    if not 0 <= recipe.self_critical_mix <= 1:
+        raise CaptionerError(f"--self-critical-mix must be in [0, 1], got {recipe.self_critical_mix}")
     if recipe.distil is not None and not 0 < recipe.distil <= 1:
         raise CaptionerError(f"--distil must be in (0, 1], got {recipe.distil}")
 
@@ -359,6 +397,11 @@ RECIPE_OPTIONS = (
     ("--hold-out", dict(nargs="+", metavar="CONCEPT", help="leave out every photo whose captions name these "
                                                            "concepts (bicycle, boat, ...): the novel-object "
                                                            "experiment")),
+    ("--self-critical-epochs", dict(type=int, metavar="N", help="then fine-tune each decoder on CIDEr-D (self-critical "
+                                                                "training), keeping its best dev epoch of N")),
+    ("--self-critical-learning-rate", dict(type=float)),
+    ("--self-critical-mix", dict(type=float, help="save this share of the way from the cross-entropy weights to "
+                                                  "the fine-tuned ones (WiSE-FT)")),
     ("--pseudo-captions", dict(metavar="FILE", help="captions made for label-only train photos (pseudo-captions "
                                                     "--out FILE), in place of their real ones")),
 )

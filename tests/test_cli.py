@@ -97,6 +97,8 @@ def test_bad_option_values_are_refused_by_name(tmp_path):
     assert result.returncode == 2 and "--limit" in result.stderr and "at least 1" in result.stderr
     result = captioner("train", "--dropout", "1.5", "--out", tmp_path, "--data", tmp_path)
     assert_one_line_error(result, "--dropout")
+    result = captioner("train", "--self-critical-epochs", "-1", "--out", tmp_path, "--data", tmp_path)
+    assert_one_line_error(result, "--self-critical-epochs")
 
 
 def test_an_ensemble_needs_different_seeds(tmp_path):

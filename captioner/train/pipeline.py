@@ -8,7 +8,8 @@ With several seeds it trains one decoder per seed on the same features and saves
 their next-word probabilities are averaged at every step, which is worth more than any single change to
 one decoder was on the dev split (docs/experiments.md). With a ``student`` setting, those decoders are
 only teachers: one decoder of the same size learns their averaged distributions (distillation) and is
-saved alone, for a third of the ensemble's decoding time.
+saved alone, for a third of the ensemble's decoding time. With ``self_critical``, the saved decoders are then
+fine-tuned on CIDEr-D (:mod:`.self_critical`); ``self_critical_model`` does that to a model folder already trained.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ..encoders import get_encoder_spec
 from ..features import extract_features
 from ..images import load_rgb
 from ..io import atomic_path, write_atomically
-from ..model_folder import LEGACY_ENCODER_FILES, write_card
+from ..model_folder import LEGACY_ENCODER_FILES, OBJECTS_FILE, load_card, write_card
 from ..pseudo_captions import read_pseudo_captions
 from ..text import Vocabulary, tokenize
 from .distillation import TeacherTargets, student_config, teacher_targets
@@ -37,6 +38,7 @@ from .export import export_onnx_encoder
 from .keras_encoders import build_encoder
 from .model import CaptionModel, ModelConfig, build_model, save_model
 from .recipes import Recipe
+from .self_critical import SelfCriticalConfig, fine_tune_decoders
 from .training import CaptionExamples, TrainConfig, caption_examples, model_card, train_model
 
 
@@ -69,6 +71,7 @@ def train_captioner(
     decoding: dict | None = None,
     hold_out: Sequence[str] = (),
     pseudo_captions: str | Path | None = None,
+    self_critical: SelfCriticalConfig | None = None,
     cache_dir: Path | None = None,
     verbose: int = 1,
 ) -> TrainingRun:
@@ -81,6 +84,7 @@ def train_captioner(
     must never see: every train and dev photo whose captions name one is left out (the novel-object protocol).
     ``pseudo_captions`` (a file of :mod:`captioner.pseudo_captions`) gives train photos captions of their own in
     place of their real ones: a held-out photo comes back with captions made for it from its labels (PS-NOC).
+    ``self_critical`` then fine-tunes each saved decoder on CIDEr-D, keeping its best dev epoch.
     """
     seeds = list(seeds) if seeds is not None else [train_config.seed]
     if not seeds or len(set(seeds)) != len(seeds):
@@ -132,6 +136,12 @@ def train_captioner(
         network, history, took = distil(networks, train, dev, len(vocab), spec.feature_size, model_config, student,
                                         out_dir / "checkpoints" / f"student_of_{'_'.join(map(str, seeds))}", verbose)
         networks, histories, seconds, seeds = [network], [history], [took], [student.seed]
+    tuned = None
+    if self_critical is not None and self_critical.epochs > 0:
+        def photos(names: list[str]) -> tuple[np.ndarray, list]:
+            return np.stack([features[n] for n in names]), [tokenized[n] for n in names]
+
+        tuned = fine_tune_decoders(networks, vocab, photos(train_images), photos(dev_images), self_critical, verbose)
     card = model_card(
         encoder=spec.card(),
         vocab=vocab,
@@ -152,6 +162,8 @@ def train_captioner(
         teachers=teachers,
         decoding=decoding,
     )
+    if tuned is not None:
+        card["training"]["self_critical"] = tuned
     save_model(networks, vocab, card, out_dir)
     for legacy in LEGACY_ENCODER_FILES:
         # Older folders carried a Keras copy of the encoder; it is rebuilt from its weights package now.
@@ -173,7 +185,48 @@ def train_recipe(recipe: Recipe, data_root: str | Path | None, out_dir: str | Pa
         model_config=recipe.model, train_config=train_config, seeds=recipe.seeds, student=student,
         decoding={"beam": recipe.beam, "length_penalty": recipe.length_penalty}, hold_out=recipe.hold_out,
         pseudo_captions=recipe.pseudo_captions, cache_dir=cache_dir, verbose=verbose,
+        self_critical=SelfCriticalConfig(recipe.self_critical_epochs, recipe.self_critical_learning_rate,
+                                         mix=recipe.self_critical_mix) if recipe.self_critical_epochs else None,
     )
+
+
+def self_critical_model(model_dir: str | Path, out_dir: str | Path, data_root: str | Path | None,
+                        config: SelfCriticalConfig, cache_dir: Path | None = None, verbose: int = 1) -> CaptionModel:
+    """Fine-tune a trained model folder's decoders on CIDEr-D (:mod:`.self_critical`) into a new folder.
+
+    The new folder has the same encoder and vocabulary; it has no guidance until ``guide`` fits it (the old one was
+    chosen for other decoders), and none of the old model's figures.
+    """
+    from .model import load_model
+
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    if out_dir.resolve() == model_dir.resolve():
+        raise CaptionerError(f"--out must be a new folder, not the model being fine-tuned ({model_dir})")
+    model = load_model(model_dir)
+    if model.card.get("data", {}).get("pseudo_captions"):
+        raise CaptionerError(f"{model_dir} was trained on pseudo-captions; fine-tune it in its recipe "
+                             "(train --self-critical-epochs N) instead")
+    data = load_captions(data_root)
+    hold_out = model.card.get("data", {}).get("held_out_concepts", [])
+    train_images = without_concepts(split_images(data, "train"), data.captions, hold_out)
+    dev_images = without_concepts(split_images(data, "dev"), data.captions, hold_out)
+    features = extract_features(build_encoder(model.encoder_name), {n: data.image_path(n) for n in train_images +
+                                                                     dev_images}, cache_dir, progress=bool(verbose))
+    tokenized = tokenize(data.captions)
+    train_images, dev_images = [n for n in train_images if n in features], [n for n in dev_images if n in features]
+
+    def photos(names: list[str]) -> tuple[np.ndarray, list]:
+        return np.stack([features[n] for n in names]), [tokenized[n] for n in names]
+
+    tuned = fine_tune_decoders(model.networks, model.vocab, photos(train_images), photos(dev_images), config, verbose)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in (model.card.get("checksums") or {}):
+        if name != OBJECTS_FILE:  # the recogniser's thresholds were chosen for the old decoders: guide again
+            shutil.copy2(model_dir / name, out_dir / name)
+    card = {k: v for k, v in model.card.items() if k not in ("guidance", "objects", "metrics", "checksums")}
+    card["training"] = {**card["training"], "self_critical": tuned}
+    save_model(model.networks, model.vocab, card, out_dir)
+    return CaptionModel(model.networks, model.vocab, load_card(out_dir))
 
 
 def distil(teachers: Sequence, train: CaptionExamples, dev: CaptionExamples, vocab_size: int, feature_size: int,

@@ -32,6 +32,9 @@ class Recipe:
     student_epochs: int | None = None  # the student's epoch limit (None: the teachers')
     hold_out: tuple[str, ...] = ()  # concepts no training photo may name (the novel-object protocol)
     pseudo_captions: str | None = None  # a file of captions made for label-only train photos (PS-NOC)
+    self_critical_epochs: int = 0  # then fine-tune each decoder on CIDEr-D for at most this many epochs (0: none)
+    self_critical_learning_rate: float = 5e-5  # ... at this learning rate (captioner/train/self_critical.py)
+    self_critical_mix: float = 1.0  # ... saving this share of the way from the cross-entropy weights to the tuned
 
 
 DEFAULT = Recipe()
