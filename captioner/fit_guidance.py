@@ -25,8 +25,13 @@ from .objects import ObjectRecogniser, fit_concept_probes, imagenet_classifier
 from .serving import CaptionResult, Captioner
 from .text import clean_caption
 
-# What a person-word ban may cost: the share of dev photos with people whose caption still names one.
-PEOPLE_STILL_NAMED = 0.97
+# What a person-word ban may cost: at most this share of the dev photos with people whose plain caption names
+# one (the 97% once required of the cross-entropy ensemble, whose plain captions name 98.4%), and never more
+# than leaves issue 18's 95%. Relative, because a decoder that names people less often to begin with (the
+# self-critical one: 96.8%) would otherwise get no ban at all, and the ban is what keeps people out of photos
+# unlike Flickr8k's.
+PEOPLE_NAMED_LOSS = 0.015
+PEOPLE_STILL_NAMED_FLOOR = 0.95
 # A tag is named only where the tagger gives it at least even odds; above that, dev CIDEr chooses the threshold.
 # (Lower thresholds forced more wrong objects: CHAIR-s 0.215 at 0.35 against 0.176 at 0.65, same CIDEr.)
 LOWEST_TAG_THRESHOLD = 0.5
@@ -123,6 +128,15 @@ def per_photo(choose: Sequence[bool], when_true: Sequence, when_false: Sequence)
     return [a if c else b for c, a, b in zip(choose, when_true, when_false)]
 
 
+def choose_person_threshold(person_rows: Sequence[dict], plain_named: float) -> float:
+    """The highest person threshold whose ban still names a person on all but ``PEOPLE_NAMED_LOSS`` of the photos
+    with people that the plain search names one on (``plain_named``), and on at least ``PEOPLE_STILL_NAMED_FLOOR``;
+    0 (no ban) where none does."""
+    least = max(plain_named - PEOPLE_NAMED_LOSS, PEOPLE_STILL_NAMED_FLOOR)
+    allowed = [r for r in person_rows if r["person_still_named"] >= least]
+    return max(allowed, key=lambda r: r["person_threshold"])["person_threshold"] if allowed else 0.0
+
+
 def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, cache_dir: Path | None = None,
                     record: bool = True, limit: int | None = None) -> dict:
     """Choose the thresholds on dev, fit the calibration there, and record them as the card's ``guidance``.
@@ -150,8 +164,8 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
     for threshold in np.round(np.arange(0.05, 0.95, 0.05), 2):
         captions = [r.caption for r in per_photo(people < threshold, banned_everywhere, plain)]
         person_rows.append({"person_threshold": float(threshold), **people_figures(captions, references)})
-    allowed = [r for r in person_rows if r["person_still_named"] >= PEOPLE_STILL_NAMED]
-    person_threshold = max(allowed, key=lambda r: r["person_threshold"])["person_threshold"] if allowed else 0.0
+    person_threshold = choose_person_threshold(
+        person_rows, people_figures([r.caption for r in plain], references)["person_still_named"])
 
     # Tags: guided captions for every photo whose top tag is at least the lowest threshold tried; a photo
     # below a higher threshold gets its unguided caption (with the chosen ban) instead.

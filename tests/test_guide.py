@@ -161,6 +161,19 @@ def test_the_bike_of_a_dirt_bike_does_not_name_a_bicycle(captioner):
     assert not guide.names(ids("a man rides a bike"), motorcycle)
 
 
+def test_the_person_ban_may_cost_a_share_of_the_people_the_plain_captions_name():
+    """Dev rows as choose_guidance makes them: the highest threshold within 1.5 points of the plain search's share of
+    photos with people still named, never under 95%, and no ban where every threshold costs more."""
+    from captioner.fit_guidance import choose_person_threshold
+
+    rows = [{"person_threshold": t, "person_still_named": named}
+            for t, named in ((0.7, 0.975), (0.75, 0.9751), (0.8, 0.9693), (0.85, 0.9561), (0.9, 0.9444))]
+    assert choose_person_threshold(rows, plain_named=0.982) == 0.8  # 0.967 may be kept
+    assert choose_person_threshold(rows, plain_named=0.989) == 0.75  # 0.974: 0.8 costs too much
+    assert choose_person_threshold(rows, plain_named=0.962) == 0.85  # the floor, 0.95, not 0.947
+    assert choose_person_threshold(rows, plain_named=1.0) == 0.0  # nothing keeps 0.985: no ban
+
+
 def test_the_guidance_reads_back_from_the_card_it_writes():
     guidance = Guidance(tag_threshold=0.4, pseudo_concepts=("ball", "car"), pseudo_word_threshold=0.2,
                         object_word_threshold=0.3)
