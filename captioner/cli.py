@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="at most; each decoder keeps its best dev epoch (default: %(default)s)")
     critical.add_argument("--learning-rate", type=float, default=SelfCriticalConfig.learning_rate,
                           help="default: %(default)s")
-    critical.add_argument("--mix", type=float, default=0.25,
+    critical.add_argument("--mix", type=float, default=SHIPPED.self_critical_mix,
                           help="save this share of the way from the starting weights to the fine-tuned ones, 0-1 "
                                "(WiSE-FT; default: the shipped recipe's, %(default)s)")
     critical.set_defaults(run=run_self_critical)

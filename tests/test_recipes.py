@@ -23,6 +23,10 @@ def test_the_shipped_recipe_is_the_one_the_shipped_model_card_records():
     assert (card["decoding"]["beam"], card["decoding"]["length_penalty"]) == (SHIPPED.beam, SHIPPED.length_penalty)
     assert card["min_word_count"] == SHIPPED.min_count
     assert card["data"]["train_images"] == 6000 and SHIPPED.limit is None
+    tuned = training["self_critical"]
+    assert (tuned["max_epochs"], tuned["learning_rate"], tuned["mix"]) == (
+        SHIPPED.self_critical_epochs, SHIPPED.self_critical_learning_rate, SHIPPED.self_critical_mix)
+    assert len(tuned["members"]) == len(SHIPPED.seeds)
 
 
 def test_the_default_recipe_is_the_dataclasses_defaults():

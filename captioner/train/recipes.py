@@ -40,7 +40,9 @@ class Recipe:
 DEFAULT = Recipe()
 
 # The shipped model: three EfficientNet-Lite2 decoders trained with label smoothing and a halving learning
-# rate; beam 4 with length penalty 0.85 is what the notebook chose on dev among SEARCHES (docs/experiments.md).
+# rate, then each fine-tuned on CIDEr-D for at most 3 epochs (self-critical) and saved a quarter of the way from
+# its cross-entropy weights to the fine-tuned ones (dev CIDEr 0.506 -> 0.526, distinct captions 80% -> 75%); beam 4
+# with length penalty 0.85 is what the notebook chose on dev among SEARCHES (docs/experiments.md).
 SHIPPED = Recipe(
     encoder="efficientnet_lite2",
     model=ModelConfig(embed_dim=256, units=256, dropout=0.5),
@@ -48,13 +50,19 @@ SHIPPED = Recipe(
     seeds=(8, 1, 2),
     beam=4,
     length_penalty=0.85,
+    self_critical_epochs=3,
+    self_critical_mix=0.25,
 )
 
-# The searches the notebook scores on dev before recording the best in the card.
-SEARCHES = [(3, 0.0), (4, 0.75), (4, 0.85), (5, 0.75), (5, 1.0)]
+# The searches the notebook scores on dev before recording the best in the card. Beams of 5 were dropped on
+# 2026-12-06: serving's latency budget holds the default search to beam 4 (issue 18: within +3 ms), and the
+# self-critical decoders would otherwise choose beam 5 (dev CIDEr 0.532 against 0.525 at beam 4, penalty 0.85).
+SEARCHES = [(3, 0.0), (4, 0.75), (4, 0.85)]
 
-# The novel-object experiment (docs/guidance.md): one shipped member that never saw these six concepts.
-HELD_OUT = dataclasses.replace(SHIPPED, seeds=(8,), hold_out=("bicycle", "boat", "motorcycle", "car", "ball", "table"))
+# The novel-object experiment (docs/guidance.md): one shipped member that never saw these six concepts, trained
+# as it was before the self-critical stage (its figures are that decoder's).
+HELD_OUT = dataclasses.replace(SHIPPED, seeds=(8,), hold_out=("bicycle", "boat", "motorcycle", "car", "ball", "table"),
+                               self_critical_epochs=0)
 
 # A smoke run in about a minute: 200 photos, five epochs, the weight-free encoder (make train-quick).
 QUICK = dataclasses.replace(DEFAULT, limit=200, train=dataclasses.replace(DEFAULT.train, epochs=5))
