@@ -11,7 +11,9 @@ machine's slow spells fall on all alike), it times:
   (``Captioner.describe_features``: the recogniser, the person ban, a constrained search where the tag is
   missing, the confidence), each greedy and with the model card's beam.
 
-Prints the median and 90th-percentile milliseconds of each, and the medians' difference now minus before.
+Prints the median and 90th-percentile milliseconds of each, and the medians' difference now minus before. With
+``--before-model`` (the model served before, say ``git show``-ed into a folder), "before" is that model's plain
+search, so a change of decoders is timed too.
 """
 
 from __future__ import annotations
@@ -40,9 +42,13 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path("model"))
     parser.add_argument("--photos", type=Path, default=default_data_root().parent / "photos")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--before-model", type=Path, help="time this model's plain search as 'before' (default: "
+                                                          "--model's own)")
     args = parser.parse_args()
     captioner = Captioner(args.model)
     captioner.warm_up()
+    before = Captioner(args.before_model) if args.before_model else captioner
+    before.warm_up()
     side = captioner.encoder.spec.input_size
     photos = sorted(args.photos.glob("*.jpg"))
     features = {p: captioner.encoder.encode(load_rgb(p, (side, side))[None]) for p in photos}
@@ -54,7 +60,7 @@ def main() -> None:
     }
     for width in (1, beam):
         ways[f"caption, beam {width}: plain (before)"] = (
-            lambda p, w=width: captioner.describe_features(features[p], ["photo"], w, guided=False))
+            lambda p, w=width: before.describe_features(features[p], ["photo"], w, guided=False))
         ways[f"caption, beam {width}: guided (now)"] = (
             lambda p, w=width: captioner.describe_features(features[p], ["photo"], w))
     times = {label: [] for label in ways}
