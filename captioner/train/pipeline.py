@@ -138,10 +138,8 @@ def train_captioner(
         networks, histories, seconds, seeds = [network], [history], [took], [student.seed]
     tuned = None
     if self_critical is not None and self_critical.epochs > 0:
-        def photos(names: list[str]) -> tuple[np.ndarray, list]:
-            return np.stack([features[n] for n in names]), [tokenized[n] for n in names]
-
-        tuned = fine_tune_decoders(networks, vocab, photos(train_images), photos(dev_images), self_critical, verbose)
+        tuned = fine_tune_decoders(networks, vocab, _photos(train_images, features, tokenized),
+                                   _photos(dev_images, features, tokenized), self_critical, verbose)
     card = model_card(
         encoder=spec.card(),
         vocab=vocab,
@@ -186,7 +184,7 @@ def train_recipe(recipe: Recipe, data_root: str | Path | None, out_dir: str | Pa
         decoding={"beam": recipe.beam, "length_penalty": recipe.length_penalty}, hold_out=recipe.hold_out,
         pseudo_captions=recipe.pseudo_captions, cache_dir=cache_dir, verbose=verbose,
         self_critical=SelfCriticalConfig(recipe.self_critical_epochs, recipe.self_critical_learning_rate,
-                                         mix=recipe.self_critical_mix) if recipe.self_critical_epochs else None,
+                                         mix=recipe.self_critical_mix),
     )
 
 
@@ -214,11 +212,8 @@ def self_critical_model(model_dir: str | Path, out_dir: str | Path, data_root: s
                                                                      dev_images}, cache_dir, progress=bool(verbose))
     tokenized = tokenize(data.captions)
     train_images, dev_images = [n for n in train_images if n in features], [n for n in dev_images if n in features]
-
-    def photos(names: list[str]) -> tuple[np.ndarray, list]:
-        return np.stack([features[n] for n in names]), [tokenized[n] for n in names]
-
-    tuned = fine_tune_decoders(model.networks, model.vocab, photos(train_images), photos(dev_images), config, verbose)
+    tuned = fine_tune_decoders(model.networks, model.vocab, _photos(train_images, features, tokenized),
+                               _photos(dev_images, features, tokenized), config, verbose)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in (model.card.get("checksums") or {}):
         if name != OBJECTS_FILE:  # the recogniser's thresholds were chosen for the old decoders: guide again
@@ -286,6 +281,11 @@ def _finished_member(network, checkpoint_dir: Path, config: TrainConfig) -> tupl
         pass
     shutil.rmtree(checkpoint_dir)
     return None
+
+
+def _photos(names: list[str], features: dict[str, np.ndarray], tokenized: dict[str, list]) -> tuple[np.ndarray, list]:
+    """(features, tokenized references) of these photos, in their order: what self-critical training reads."""
+    return np.stack([features[n] for n in names]), [tokenized[n] for n in names]
 
 
 def _dev_share(limit: int | None) -> int | None:
