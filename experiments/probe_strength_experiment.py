@@ -22,16 +22,10 @@ from captioner.data import load_captions
 from captioner.fit_guidance import split_data
 from captioner.objects import _sigmoid, fit_logistic
 from captioner.serving import Captioner
+from captioner.train.recipes import HELD_OUT
+from experiments.spatial_probe_experiment import average_precision
 
-HELD_OUT = ("bicycle", "boat", "motorcycle", "car", "ball", "table")  # recipes.HELD_OUT's
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
-
-
-def average_precision(probability: np.ndarray, truth: np.ndarray) -> float:
-    """The mean of the precision at each true photo's rank, photos ranked by probability."""
-    ranked = truth[np.argsort(-probability, kind="stable")]
-    precision = np.cumsum(ranked) / np.arange(1, len(ranked) + 1)
-    return float((precision * ranked).sum() / max(ranked.sum(), 1))
 
 
 def f1_at(probability: np.ndarray, truth: np.ndarray, threshold: float) -> float:
@@ -66,7 +60,7 @@ def main() -> None:
             kernel, bias = fit_logistic(train.features, truth_train[c], l2=l2)
             probability[c] = _sigmoid(scored.features @ kernel + bias)
         ap = {c: average_precision(probability[c], truth[c]) for c in counted}
-        held = [c for c in HELD_OUT if c in counted]
+        held = [c for c in HELD_OUT.hold_out if c in counted]
         print(f"l2 {l2:g}: mean AP {np.mean(list(ap.values())):.3f} over {len(counted)}, "
               f"held-out six {np.mean([ap[c] for c in held]):.3f} (" +
               ", ".join(f"{c} {ap[c]:.2f}" for c in held) + ")")
