@@ -26,9 +26,9 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestTimeou
 
 from captioner import CaptionerError
 from captioner.data import REPO_ROOT
-from captioner.explain import DEFAULT_GRID
 from captioner.images import MAX_PIXELS
 from captioner.model_folder import default_model_dir, exit_on_model_error
+from captioner.serving import DEFAULT_GRID
 
 MAX_BEAM = 10
 # Photos one API request may carry as several ``image`` parts; all of them share the request's byte limit.
@@ -316,8 +316,9 @@ def caption(data: bytes, beam: int) -> dict:
 
 def _preview_jpeg(data: bytes) -> bytes:
     """A small JPEG of the upload for the no-JavaScript page (the upload itself is never stored)."""
-    from captioner.images import load_rgb
     from PIL import Image
+
+    from captioner.images import load_rgb
 
     pixels = load_rgb(data, (320, 320), current_app.config["MAX_PIXELS"], keep_aspect=True)
     buffer = io.BytesIO()

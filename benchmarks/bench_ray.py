@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from captioner.data import REPO_ROOT, default_data_root
-from tests.servers import free_port, rss_mb
+from harness.servers import free_port, rss_mb
 
 CLI = [sys.executable, "-m", "captioner", "caption"]
 CPUS = 2

@@ -9,7 +9,7 @@
 (b) The baseline, as the seed projects serve: a Flask app with InceptionV3 (299x299) in TensorFlow,
     then one ``model.predict`` per generated word, each re-reading the whole padded prefix of a classic
     merge model. Its weights are random (timing only), so its captions are stopped at 12 words, the
-    length the issue's ~730 ms figure was measured at.
+    length the seed projects' ~730 ms figure was measured at.
 
 Both get the same full-size photos from ../shared/photos. Prints p50 and p95 latency, the ratio, the
 resident memory of our worker after the requests, and the CLI's batch throughput on Flickr8k photos.
@@ -109,7 +109,7 @@ def main() -> None:
         baseline_app().run(host="127.0.0.1", port=args.serve_baseline)
         return
 
-    from tests.servers import children, free_port, procfile_command, rss_mb, start_server, stop_server
+    from harness.servers import children, free_port, procfile_command, rss_mb, start_server, stop_server
 
     photos = [p.read_bytes() for p in sorted((REPO_ROOT.parent / "shared" / "photos").glob("*.jpg"))]
     ours_port, base_port = free_port(), free_port()

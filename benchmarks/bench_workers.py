@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from captioner.data import REPO_ROOT
-from tests.load import caption_mix, run_load, stalled_upload
-from tests.servers import free_port, procfile_command, start_server, stop_server
+from harness.load import caption_mix, run_load, stalled_upload
+from harness.servers import free_port, procfile_command, start_server, stop_server
 
 STALLED = 4
 PATIENCE_S = 10  # how long a normal request may wait behind stalled ones before it counts as unanswered

@@ -8,7 +8,7 @@ warm-up, and reports errors, latency (p50/p95/max, which include time queued beh
 the server's memory: each worker after the warm-up, at the end and at its peak, and the master. With
 ``--explain-every N`` every Nth request is an explanation (POST /api/explain at ``--grid``), as the page
 asks for after each caption; ``--large`` adds a 40-megapixel JPEG and PNG to the photos. tests/test_load.py
-runs the same load (tests/load.py) in CI.
+runs the same load (harness/load.py) in CI.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 from captioner.data import REPO_ROOT
-from tests.load import Request, caption_mix, run_load
-from tests.servers import start_gunicorn, stop_server
-from tests.uploads import large_photos
+from harness.load import Request, caption_mix, run_load
+from harness.servers import start_gunicorn, stop_server
+from harness.uploads import large_photos
 
 
 def main() -> None:

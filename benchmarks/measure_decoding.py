@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 from captioner.data import REPO_ROOT  # the package first: it limits NumPy's threads as serving does
-from captioner.decode import EnsembleStepper, beam_search
+from captioner.decode import EnsembleStepper, NumpyMergeDecoder, beam_search
 from captioner.images import load_rgb
 from captioner.model_folder import decoder_weight_files
-from captioner.numpy_decoder import NumpyMergeDecoder
 from captioner.serving import Captioner
 
 

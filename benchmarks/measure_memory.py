@@ -21,8 +21,8 @@ import requests
 from PIL import Image
 
 from captioner.data import REPO_ROOT
-from tests.servers import children, peak_rss_mb, rss_mb, start_gunicorn, stop_server
-from tests.uploads import encode, large_photos
+from harness.servers import children, peak_rss_mb, rss_mb, start_gunicorn, stop_server
+from harness.uploads import encode, large_photos
 
 MAX_GRID = 12
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 from captioner.data import REPO_ROOT
-from tests.servers import children, free_port, procfile_command, rss_mb, start_server, stop_server
+from harness.servers import children, free_port, procfile_command, rss_mb, start_server, stop_server
 
 
 def installed_size_mb(requirements: Path) -> float:

@@ -1,16 +1,26 @@
-"""captioner: describe a photo in one sentence.
+"""captioner: describe a photo in one sentence, good enough to use as alt text.
+
+    import captioner
+    model = captioner.load()                     # model/ beside the package, or a folder you name
+    result = model.caption_image(open("photo.jpg", "rb").read())
+    print(result.alt_text, result.confidence)
 
 The package follows the path of the data, one module per stage:
 
-    data -> text -> images/encoders/features -> model -> decode -> evaluate -> serving
+    data, text -> images -> encoders, features -> decode (+ guidance) -> serving -> evaluate, alttext
 
 Its top level needs no TensorFlow: it serves, scores and writes alt text from a model folder
-(:mod:`captioner.model_folder`) with NumPy and ONNX Runtime. Everything that needs TensorFlow and Keras
-(the model's network, training, distillation, the recipes, the Keras encoders and their ONNX export) is in
-:mod:`captioner.train`. The notebook, the CLI (``python -m captioner``) and the Flask app are thin drivers.
+(:mod:`captioner.model_folder`) with NumPy and ONNX Runtime. Everything that needs the training requirements
+(TensorFlow and Keras: the model's network, training, the recipes, the Keras encoders and their ONNX export;
+the notebook's plots) is in :mod:`captioner.train`. The notebook, the CLI (``python -m captioner``) and the
+Flask app are thin drivers.
 """
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the runtime is imported by load(), not by importing the package
+    from .serving import Captioner
 
 __version__ = "0.1.0"
 
@@ -29,3 +39,16 @@ class CaptionerError(Exception):
     Drivers print ``str(error)`` as one line (CLI) or return it as JSON (HTTP); they never show a
     traceback for it.
     """
+
+
+def load(model_dir: str | os.PathLike | None = None, *, encoder_threads: int | None = None) -> "Captioner":
+    """The captioner for a model folder: ``model_dir``, else ``$CAPTIONER_MODEL``, else the shipped ``model/``.
+
+    Its ``caption_image(bytes)`` answers one photo, ``caption_sources(paths)`` many, in batches. Raises
+    :class:`CaptionerError` for a folder that is missing, damaged or does not fit together. ``encoder_threads``
+    caps ONNX Runtime's threads (default: one per core).
+    """
+    from .model_folder import default_model_dir
+    from .serving import Captioner
+
+    return Captioner(model_dir if model_dir is not None else default_model_dir(), encoder_threads=encoder_threads)

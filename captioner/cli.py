@@ -88,12 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     guide.set_defaults(run=run_guide)
 
     pseudo = commands.add_parser("pseudo-captions", help="caption the train photos named by held-out concepts from "
-                                 "their labels alone, for training on (PS-NOC; captioner/pseudo_captions.py)")
+                                 "their labels alone, for training on (PS-NOC; captioner/guidance/pseudo_captions.py)")
     _data_options(pseudo)
     pseudo.add_argument("--model", type=Path, required=True, help="a held-out model folder, guided (guide --model)")
     pseudo.add_argument("--out", type=Path, required=True, help="the captions file to write (photo#i<TAB>caption)")
     pseudo.add_argument("--per-label", type=_positive_int,
-                        help="captions per photo and label (default: captioner/pseudo_captions.py's CAPTIONS_PER_LABEL)")
+                        help="captions per photo and label (default: CAPTIONS_PER_LABEL of "
+                             "captioner/guidance/pseudo_captions.py)")
     pseudo.set_defaults(run=run_pseudo_captions)
 
     critical = commands.add_parser("self-critical", help="fine-tune a trained model's decoders on CIDEr-D (self-critical "
@@ -157,7 +158,7 @@ def run_features(args) -> int:
 def run_train(args) -> int:
     import datetime
 
-    from .train.pipeline import train_recipe
+    from .train.pipeline import train_captioner
     from .train.recipes import describe, get_recipe, override
 
     given = {name: getattr(args, name) for name in fields(DEFAULT)}
@@ -166,9 +167,9 @@ def run_train(args) -> int:
     out = args.out or Path("runs") / f"{args.recipe}-{datetime.datetime.now():%Y%m%d-%H%M%S}"  # never model/
     print(f"recipe {args.recipe}{' with overrides' if any(v is not None for v in given.values()) else ''}: "
           f"{describe(recipe)} -> {out}")
-    run = train_recipe(recipe, args.data, out, dev_limit=args.dev_limit, cache_dir=args.cache,
-                       # One line per epoch when the output is a log, a live bar when it is a terminal.
-                       verbose=1 if sys.stdout.isatty() else 2)
+    run = train_captioner(recipe, out, args.data, dev_limit=args.dev_limit, cache_dir=args.cache,
+                          # One line per epoch when the output is a log, a live bar when it is a terminal.
+                          verbose=1 if sys.stdout.isatty() else 2)
     for member in run.model.card["training"]["members"]:
         taught = f"taught by {len(run.model.card['training']['teachers'])} decoders, " if recipe.distil else ""
         print(f"saved {out / member['weights']} ({taught}seed {member['seed']}): best dev loss "
@@ -234,16 +235,15 @@ def run_evaluate(args) -> int:
 def run_guide(args) -> int:
     import json
 
-    from .fit_guidance import choose_guidance, write_objects
-    from .io import write_atomically
-
     from .concepts import OBJECT_GROUPS
+    from .guidance.fitting import choose_guidance, fit_probes
+    from .io import write_atomically
 
     unknown = sorted(set(args.no_probe) - set(OBJECT_GROUPS) | ({"person"} & set(args.no_probe)))
     if unknown:
         raise CaptionerError(f"--no-probe: cannot leave out {', '.join(unknown)} (choose from: "
                              f"{', '.join(c for c in OBJECT_GROUPS if c != 'person')})")
-    recogniser = write_objects(args.model, args.data, args.cache,
+    recogniser = fit_probes(args.model, args.data, args.cache,
                                concepts=[c for c in OBJECT_GROUPS if c not in args.no_probe])
     print(f"wrote {args.model / 'objects.npz'}: the ImageNet classifier and {len(recogniser.concepts)} concept probes")
     chosen = choose_guidance(args.model, args.data, args.cache)
@@ -264,7 +264,8 @@ def run_guide(args) -> int:
 
 def run_pseudo_captions(args) -> int:
     from .data import load_captions
-    from .pseudo_captions import CAPTIONS_PER_LABEL, label_only_photos, make_pseudo_captions, write_pseudo_captions
+    from .guidance.pseudo_captions import (CAPTIONS_PER_LABEL, label_only_photos, make_pseudo_captions,
+                                           write_pseudo_captions)
     from .serving import Captioner
 
     if args.out.resolve().parent == args.model.resolve():
@@ -287,10 +288,10 @@ def run_pseudo_captions(args) -> int:
 def run_export(args) -> int:
     import numpy as np
 
-    from .train.export import export_onnx_encoder
-    from .train.keras_encoders import load_encoder
     from .images import load_rgb
     from .model_folder import load_card, write_card
+    from .train.export import export_onnx_encoder
+    from .train.keras_encoders import load_encoder
 
     card = load_card(args.model)
     encoder = load_encoder(args.model, card["encoder"]["name"])

@@ -18,11 +18,9 @@ import os
 import random
 import warnings
 from dataclasses import dataclass, field
-from typing import Sequence
 from pathlib import Path
 
 from . import CaptionerError
-from .concepts import OBJECT_GROUPS, named_by
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The tests and the notebook read Flickr8k from ../shared beside the checkout unless told otherwise.
@@ -207,14 +205,3 @@ def split_images(data: CaptionSet, split: str, limit: int | None = None) -> list
     if not names:
         raise CaptionerError(f"split {split!r} has no usable images in {data.root}")
     return names
-
-
-def without_concepts(images: list[str], captions: dict[str, list[str]], concepts: Sequence[str]) -> list[str]:
-    """The images none of whose captions names any of ``concepts`` (groups of :mod:`captioner.concepts`)."""
-    unknown = set(concepts) - set(OBJECT_GROUPS)
-    if unknown:
-        raise CaptionerError(f"unknown concept(s) {', '.join(sorted(unknown))} (choose from: {', '.join(OBJECT_GROUPS)})")
-    if not concepts:
-        return images
-    held = set(concepts)
-    return [n for n in images if not named_by(captions[n]) & held]

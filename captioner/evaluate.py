@@ -1,14 +1,8 @@
-"""Captioning a split and scoring it the way the papers do.
-
-Scores come from the coco-caption toolkit (``pycocoevalcap``): its PTB tokenizer, BLEU-1..4, METEOR 1.5,
-ROUGE-L and CIDEr-D, so figures compare with published Flickr8k results. References are cleaned as the
-training captions are (lower-case alphabetic tokens) before tokenizing. The tokenizer and METEOR run
-on Java.
-"""
+"""Captioning a split and scoring it the way the papers do (the measures: :mod:`captioner.metrics`), and choosing
+the default search on dev by those scores."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Sequence
@@ -16,50 +10,20 @@ from typing import Sequence
 import numpy as np
 
 from . import CaptionerError
-from .concepts import OBJECT_GROUPS, named_by
 from .data import load_captions, split_images
 from .features import extract_features
+from .guidance.concepts import OBJECT_GROUPS, named_by
+from .metrics import chair, concept_f1, people_figures, score_captions
+from .model_folder import load_card, write_card
 from .serving import Captioner
-from .text import clean_caption
 
 # Concepts reported per split: those its references name on at least this many photos.
 CONCEPT_MIN_PHOTOS = 5
 METRICS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
 
 
-# What the shipped model must reach on the test split (issue 5), for choosing its decoding on dev.
+# What the shipped model must reach on the test split, for choosing its decoding on dev.
 TARGETS = {"bleu_1": 0.62, "bleu_4": 0.20, "meteor": 0.20, "cider": 0.52}
-
-
-def score_captions(candidates: dict[str, str], references: dict[str, list[str]], meteor: bool = True) -> dict:
-    """coco-caption scores of one candidate per image against its references."""
-    if shutil.which("java") is None:
-        raise CaptionerError("scoring needs Java for the PTB tokenizer and METEOR: apt-get install default-jre-headless")
-    from pycocoevalcap.bleu.bleu import Bleu
-    from pycocoevalcap.cider.cider import Cider
-    from pycocoevalcap.meteor.meteor import Meteor
-    from pycocoevalcap.rouge.rouge import Rouge
-    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-
-    names = sorted(candidates)
-    tokenizer = PTBTokenizer()
-    refs = tokenizer.tokenize({n: [{"caption": " ".join(clean_caption(r))} for r in references[n]] for n in names})
-    # An empty candidate would crash METEOR; it scores as the single word it is not.
-    cands = tokenizer.tokenize({n: [{"caption": candidates[n] or "<empty>"}] for n in names})
-    bleu, _ = Bleu(4).compute_score(refs, cands, verbose=0)
-    scores = {f"bleu_{i + 1}": float(b) for i, b in enumerate(bleu)}
-    scores["rouge_l"] = float(Rouge().compute_score(refs, cands)[0])
-    cider, per_image = Cider().compute_score(refs, cands)
-    scores["cider"] = float(cider)
-    # Cider keeps the order of the dict it was given, which is ``names`` (sorted).
-    scores["per_image_cider"] = {n: round(float(c), 4) for n, c in zip(refs, per_image)}
-    if meteor:
-        scorer = Meteor()
-        try:
-            scores["meteor"] = float(scorer.compute_score(refs, cands)[0])
-        finally:
-            scorer.close() if hasattr(scorer, "close") else None
-    return scores
 
 
 def evaluate_model(
@@ -78,11 +42,9 @@ def evaluate_model(
     """Caption every image of a split with a trained model and score the captions.
 
     Beam width and length penalty default to those the model card records; captions are guided
-    (:mod:`captioner.guide`) where the model folder has an object recogniser, unless ``guided`` is False.
-    Besides the coco-caption scores: invented people, CHAIR and each concept's F1 (:mod:`captioner.fit_guidance`).
+    (:mod:`captioner.guidance`) where the model folder has an object recogniser, unless ``guided`` is False.
+    Besides the coco-caption scores: invented people, CHAIR and each concept's F1 (:mod:`captioner.metrics`).
     """
-    from .fit_guidance import chair, concept_f1, people_figures
-
     if beam_size is not None and beam_size < 1:
         raise CaptionerError(f"beam width must be at least 1, got {beam_size}")
     captioner = captioner or Captioner(model_dir)
@@ -103,7 +65,7 @@ def evaluate_model(
     return {
         **{k: round(scores[k], 4) for k in METRICS if k in scores},
         "distinct_captions": round(len(set(captions.values())) / len(captions), 4),
-        "guided": guided and captioner.guide is not None,
+        "guided": guided and captioner.guidance is not None,
         "people": people_figures(listed, references),
         **chair(listed, named),
         "concepts": {c: concept_f1(listed, named, c) for c in OBJECT_GROUPS if c != "person"
@@ -124,8 +86,6 @@ def evaluate_model(
 
 def record_metrics(model_dir: str | Path, key: str, result: dict) -> None:
     """Store a result (without its samples) under ``metrics[key]`` in the model card, atomically."""
-    from .model_folder import load_card, write_card
-
     card = load_card(model_dir)
     card.setdefault("metrics", {})[key] = {k: v for k, v in result.items() if k not in ("samples", "per_image")}
     write_card(model_dir, card)
@@ -144,8 +104,6 @@ def choose_decoding(results: Sequence[dict], targets: dict[str, float] = TARGETS
 
 def record_decoding(model_dir: str | Path, result: dict) -> None:
     """Make a result's beam width and length penalty the model's defaults (the app, CLI and evaluation use them)."""
-    from .model_folder import load_card, write_card
-
     card = load_card(model_dir)
     card["decoding"] = {"beam": int(result["beam"]), "length_penalty": float(result["length_penalty"]),
                         "chosen_on": result["split"]}

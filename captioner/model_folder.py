@@ -8,7 +8,7 @@ networks (:mod:`captioner.train.model`) and then the card here. The files::
     caption_model.weights.h5        the first (or only) decoder's weights; caption_model_2... for an ensemble
     vocab.json                      the vocabulary, in index order
     encoder.onnx                    the image encoder for serving (:mod:`captioner.train.export`)
-    objects.npz                     the encoder's ImageNet classifier and the concept probes (:mod:`captioner.objects`)
+    objects.npz                     the encoder's ImageNet classifier and the concept probes (:mod:`captioner.guidance.recognition`)
     model_card.json                 what the model is, how it was trained and scored, and every file's SHA-256
 """
 

@@ -1,7 +1,9 @@
 """The lean runtime: captions from a model folder without TensorFlow.
 
-The decoder runs in NumPy over the saved HDF5 weights (:mod:`captioner.numpy_decoder`), the encoder in ONNX
-Runtime from ``encoder.onnx`` (:mod:`captioner.train.export` writes it, checked against Keras). Only NumPy,
+The decoder runs in NumPy over the saved HDF5 weights (:mod:`captioner.decode`), the encoder in ONNX
+Runtime from ``encoder.onnx`` (:mod:`captioner.train.export` writes it, checked against Keras); guidance
+(:mod:`captioner.guidance`) names what is in the photo and says how sure the caption is, and occlusion maps say
+where each word came from (:meth:`Captioner.explain_image`, at the end of this file). Only NumPy,
 Pillow, h5py and onnxruntime are imported, so a serving process stays small; nothing here imports
 :mod:`captioner.train`. A folder without ``encoder.onnx`` (an older or hand-made one) is refused with the
 command that writes it; a caller that has a Keras encoder may pass it as ``encoder``.
@@ -13,24 +15,26 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from . import CaptionerError
-from .concepts import article
-from .decode import Candidate, beam_search, caption_text
+from .decode import Candidate, NumpyMergeDecoder, beam_search, caption_text
 from .encoders import EncoderSpec, get_encoder_spec
-from .explain import DEFAULT_GRID, explain
-from .guide import Guidance, GuidedCaption, Guide
+from .guidance.concepts import article
+from .guidance.recognition import ObjectRecogniser
+from .guidance.rules import Guidance, GuidanceConfig, GuidedCaption
 from .images import MAX_PIXELS, load_in_batches, load_rgb
 from .model_folder import (
-    OBJECTS_FILE, ONNX_ENCODER_FILE, VOCAB_FILE, decoder_weight_files, decoding_defaults, load_card,
+    OBJECTS_FILE,
+    ONNX_ENCODER_FILE,
+    VOCAB_FILE,
+    decoder_weight_files,
+    decoding_defaults,
+    load_card,
 )
-from .numpy_decoder import NumpyMergeDecoder
-from .objects import ObjectRecogniser
-from .text import Vocabulary
-
+from .text import START_ID, Vocabulary
 
 # A gunicorn worker answers on several threads, so that a slow upload ties up a thread rather than the worker,
 # but decoding and encoding are bound by CPU and memory: each photo in flight holds its pixels and the
@@ -38,6 +42,8 @@ from .text import Vocabulary
 # other sat idle: 34.6 requests/s at concurrency 8, against 38.6 for sync workers; two at a time, 38.0; no
 # limit, 38.8 (benchmarks/bench_workers.py, docs/operations.md).
 PHOTOS_AT_ONCE = 2
+# An explanation's grid: 6 x 6 cells, 37 encoder passes (the photo and each covered copy).
+DEFAULT_GRID = 6
 
 
 class OnnxEncoder:
@@ -139,10 +145,10 @@ class Captioner:
                                      f"--model {folder} (needs requirements-train.txt)")
             encoder = OnnxEncoder(folder / ONNX_ENCODER_FILE, get_encoder_spec(self.encoder_name), encoder_threads)
         self.encoder = encoder
-        self.guide = None
+        self.guidance = None
         if (folder / OBJECTS_FILE).is_file():
             recogniser = ObjectRecogniser.from_file(folder / OBJECTS_FILE)
-            self.guide = Guide(self.vocab, recogniser, Guidance.from_card(self.card.get("guidance")))
+            self.guidance = Guidance(self.vocab, recogniser, GuidanceConfig.from_card(self.card.get("guidance")))
         self._check_shapes(folder)
         self._photos_at_once = threading.BoundedSemaphore(PHOTOS_AT_ONCE)
 
@@ -154,9 +160,9 @@ class Captioner:
             "the decoder's output words vs its input words": (decoder.output_kernel.shape[2], decoder.vocab_size),
             "the encoder's feature size vs the decoder's": (self.encoder.spec.feature_size, decoder.feature_size),
         }
-        if self.guide is not None:
+        if self.guidance is not None:
             expected["the object recogniser's feature size vs the decoder's"] = (
-                self.guide.recogniser.classifier_kernel.shape[0], decoder.feature_size)
+                self.guidance.recogniser.classifier_kernel.shape[0], decoder.feature_size)
         for what, (a, b) in expected.items():
             if a != b:
                 raise CaptionerError(f"the model in {folder} does not fit together: {what}: {a} != {b}")
@@ -180,25 +186,25 @@ class Captioner:
 
     def describe_features(self, features: np.ndarray, sources: list[str], beam_size: int | None = None,
                           length_penalty: float | None = None, guided: bool = True,
-                          guidance: Guidance | None = None) -> list[CaptionResult]:
-        """Each photo's :class:`CaptionResult`; with a recogniser (and ``guided``), by :mod:`captioner.guide`'s
+                          config: GuidanceConfig | None = None) -> list[CaptionResult]:
+        """Each photo's :class:`CaptionResult`; with a recogniser (and ``guided``), by :mod:`captioner.guidance`'s
         rules: person words banned where no person is likely, the confident tag named, a confidence.
-        ``guidance`` replaces the card's thresholds (as :mod:`captioner.fit_guidance` tries them)."""
-        if self.guide is None or not guided:
+        ``config`` replaces the card's thresholds (as :mod:`captioner.guidance.fitting` tries them)."""
+        if self.guidance is None or not guided:
             return [CaptionResult(s, c) for s, c in zip(sources, self._plain_candidates(features, beam_size, length_penalty))]
-        guide = self.guide
-        guidance = guidance or guide.guidance
+        guidance = self.guidance
+        config = config or guidance.config
         beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
         search = (self.decoder, features, self.vocab.max_length, beam_size, length_penalty)
-        seen = guide.see(features)  # once: the tags, bans and confidence all read it
-        people = guide.person_probability(seen)
-        objects = guide.objects(seen)
-        tags = [guide.tag(o, guidance.tag_threshold) for o in objects]
-        banned = guide.banned_words(seen, guidance, tags)
+        seen = guidance.recognise(features)  # once: the tags, bans and confidence all read it
+        people = guidance.person_probability(seen)
+        objects = guidance.top_objects(seen)
+        tags = [guidance.choose_tag(o, config.tag_threshold) for o in objects]
+        banned = guidance.banned_words(seen, config, tags)
         results = beam_search(*search, banned=banned)
         # Only photos whose plain caption misses their tag pay for the constrained search (twice the beams).
         missing = [i for i, (tag, found) in enumerate(zip(tags, results))
-                   if tag is not None and found and not guide.names(found[0].ids, tag)]
+                   if tag is not None and found and not guidance.names_tag(found[0].ids, tag)]
         if missing:
             required = np.zeros((len(missing), len(self.vocab)), bool)
             for row, i in enumerate(missing):
@@ -211,15 +217,16 @@ class Captioner:
         described = []
         for i, (source, candidates) in enumerate(zip(sources, results)):
             tag, guided_here = tags[i], i in missing
-            if tag is not None and candidates and not guide.names(candidates[0].ids, tag):
+            if tag is not None and candidates and not guidance.names_tag(candidates[0].ids, tag):
                 tag = None  # the search could not say it either
             best = candidates[0] if candidates else Candidate([], 0.0)
-            evidence = guide.confidence_inputs(best.log_prob / (len(best.ids) + 1),
-                                               tag.probability if tag else 0.0, guided_here, float(people[i]))
-            confidence = guide.confidence(evidence, guidance)
-            described.append(CaptionResult(source, [(" ".join(guide.words(c.ids, tag)), c.log_prob) for c in candidates],
+            evidence = guidance.confidence_inputs(best.log_prob / (len(best.ids) + 1),
+                                                  tag.probability if tag else 0.0, guided_here, float(people[i]))
+            confidence = guidance.confidence(evidence, config)
+            described.append(CaptionResult(source, [(" ".join(guidance.caption_words(c.ids, tag)), c.log_prob)
+                                                    for c in candidates],
                                            guidance=GuidedCaption(objects[i], tag, guided_here, float(people[i]),
-                                                                  confidence, confidence < guidance.confidence_threshold,
+                                                                  confidence, confidence < config.confidence_threshold,
                                                                   tuple(map(float, evidence)), tags[i],
                                                                   tuple(best.ids))))
         return described
@@ -287,3 +294,66 @@ class Captioner:
 
 def _label(source: str | Path | bytes) -> str:
     return "<bytes>" if isinstance(source, bytes) else str(source)
+
+# --- Where did it look? Word-by-word occlusion maps ------------------------------------------------------------
+# A merge captioner sees the photo only as one feature vector, so gradients through the decoder say little about
+# places in the photo. Occlusion asks the photo directly: cover one cell of a grid with the photo's mean colour,
+# encode the covered photo, and see how much each word of the caption loses in log-probability. The cells whose
+# covering costs a word most are where that word came from.
+#
+# The covered photos go through the encoder one at a time, each made just before it is encoded, so an explanation
+# needs no more memory than a caption: ONNX Runtime's memory arena keeps the largest batch it has run, and the 145
+# copies of a 12 x 12 grid sent as one batch left a server's worker at 2.0 GB (one at a time: +28 MB and 1.1x the
+# time of batches of 8, which keep +180 MB; docs/operations.md). The caption is then read once for all of them by
+# the NumPy decoder, teacher-forced: one decoder step per word, every covered photo a row of the batch.
+
+
+@dataclass
+class Explanation:
+    words: list[str]
+    heatmaps: np.ndarray  # (words, grid, grid), each word's map scaled to [0, 1]
+    log_probs: np.ndarray  # (words,) each word's log-probability given the whole photo
+
+
+def occluded_copies(pixels: np.ndarray, grid: int) -> Iterator[np.ndarray]:
+    """``grid * grid`` copies of ``pixels`` (H, W, 3), each with one cell covered by the mean colour, made
+    one at a time (row by row)."""
+    height, width = pixels.shape[:2]
+    rows = np.linspace(0, height, grid + 1).round().astype(int)
+    cols = np.linspace(0, width, grid + 1).round().astype(int)
+    mean = pixels.reshape(-1, 3).mean(axis=0).round().astype(pixels.dtype)
+    for i in range(grid):
+        for j in range(grid):
+            copy = pixels.copy()
+            copy[rows[i]:rows[i + 1], cols[j]:cols[j + 1]] = mean
+            yield copy
+
+
+def occluded_features(encoder, pixels: np.ndarray, grid: int) -> np.ndarray:
+    """``(grid * grid, feature_size)``: the features of each covered copy, encoded one by one (see above)."""
+    return np.concatenate([encoder.encode(copy[None]) for copy in occluded_copies(pixels, grid)])
+
+
+def word_log_probs(stepper, features: np.ndarray, ids: list[int]) -> np.ndarray:
+    """``(rows, words)``: log p(word_t | image, words before it), the caption read teacher-forced."""
+    state = stepper.start(features)
+    inputs = [START_ID] + ids[:-1]
+    out = np.empty((len(features), len(ids)))
+    for t, (given, target) in enumerate(zip(inputs, ids)):
+        log_probs, state = stepper.step(state, np.full(len(features), given))
+        out[:, t] = log_probs[:, target]
+    return out
+
+
+def explain(encoder, stepper, pixels: np.ndarray, features: np.ndarray, ids: list[int], words: list[str],
+            grid: int = DEFAULT_GRID) -> Explanation:
+    """Occlusion maps for the caption ``ids`` (word ids, no ``<start>``/``<end>``) of ``pixels``, whose
+    own features ``(1, feature_size)`` the caller has already encoded."""
+    batch = np.concatenate([features, occluded_features(encoder, pixels, grid)])
+    scores = word_log_probs(stepper, batch, ids)
+    # How much each word loses when a cell is covered; a cell that helps a word (a gain) is not "where
+    # it looked", so losses only.
+    loss = np.maximum(scores[0][None, :] - scores[1:], 0.0)  # (cells, words)
+    peak = loss.max(axis=0, keepdims=True)
+    maps = np.divide(loss, peak, out=np.zeros_like(loss), where=peak > 0)
+    return Explanation(words, maps.T.reshape(len(ids), grid, grid), scores[0])

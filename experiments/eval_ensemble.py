@@ -10,9 +10,9 @@ import warnings
 from pathlib import Path
 
 from captioner import CaptionerError
-from captioner.model_folder import decoder_weight_files
-from captioner.numpy_decoder import NumpyMergeDecoder
+from captioner.decode import NumpyMergeDecoder
 from captioner.evaluate import evaluate_model, format_scores
+from captioner.model_folder import decoder_weight_files
 from captioner.serving import Captioner
 
 

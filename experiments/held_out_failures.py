@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from captioner.concepts import objects_named
 from captioner.data import load_captions
-from captioner.fit_guidance import concept_f1, decode_with, split_data
+from captioner.guidance.concepts import objects_named
+from captioner.guidance.fitting import decode_with, split_data
+from captioner.metrics import concept_f1
 from captioner.serving import Captioner
 
 
@@ -46,10 +47,10 @@ def main() -> None:
     captioner = Captioner(args.model)
     held = captioner.card["data"].get("held_out_concepts", [])
     data = split_data(captioner, load_captions(None), args.split)
-    served = decode_with(captioner, data, captioner.guide.guidance)
+    served = decode_with(captioner, data, captioner.guidance.config)
     # every thing's probability, not only the shown five
-    seen = captioner.guide.objects(captioner.guide.see(data.features), top=40)
-    threshold = captioner.guide.guidance.tag_threshold
+    seen = captioner.guidance.top_objects(captioner.guidance.recognise(data.features), top=40)
+    threshold = captioner.guidance.config.tag_threshold
     reasons = collections.Counter()
     for result, named, objects in zip(served, data.named, seen):
         probabilities = {o.word: o.probability for o in objects}
@@ -58,7 +59,7 @@ def main() -> None:
                 reasons[why_missed(probabilities, threshold, result.caption, result.guidance.tried, concept)] += 1
     print(f"{args.split}: photo-concept pairs by outcome at the card's threshold: {dict(reasons.most_common())}")
     for threshold in args.thresholds:
-        guidance = dataclasses.replace(captioner.guide.guidance, tag_threshold=threshold)
+        guidance = dataclasses.replace(captioner.guidance.config, tag_threshold=threshold)
         captions = [r.caption for r in decode_with(captioner, data, guidance)]
         scores = {c: concept_f1(captions, data.named, c) for c in held}
         print(f"tag threshold {threshold}: mean F1 {np.mean([s['f1'] for s in scores.values()]):.3f}; " +

@@ -23,6 +23,7 @@ from captioner.evaluate import evaluate_model, format_scores
 from captioner.serving import OnnxEncoder
 from captioner.train import keras_encoders
 from captioner.train.pipeline import train_captioner
+from captioner.train.recipes import Recipe
 from captioner.train.training import TrainConfig
 
 
@@ -59,7 +60,8 @@ def main() -> None:
     args = parser.parse_args()
     name = register(args.size)
     if not (args.out / "model_card.json").is_file():
-        train_captioner(None, args.out, name, train_config=TrainConfig(label_smoothing=0.1, lr_patience=1), verbose=2)
+        recipe = Recipe(encoder=name, train=TrainConfig(label_smoothing=0.1, lr_patience=1))
+        train_captioner(recipe, args.out, verbose=2)
     result = evaluate_model(args.out, None, "dev", beam_size=3, length_penalty=0.0)
     print(f"{name}, one decoder, dev, beam 3: {format_scores(result)}")
     ours = onnx_milliseconds(args.out, encoders.get_encoder_spec(name))

@@ -3,7 +3,7 @@
     .venv/bin/python -m experiments.person_probe_experiment [--model model] [--still-named 0.97 0.955]
     .venv/bin/python -m experiments.person_probe_experiment --cross-validate
 
-The ban (:mod:`captioner.guide`) removes person words from the search where the person probe is below its
+The ban (:mod:`captioner.guidance`) removes person words from the search where the person probe is below its
 threshold. The shipped probe learned "any of the photo's five references names a person"; but a caption should
 name a person where most references do, and the figures count photos none (invented) or all (still named) of
 whose references do. So this fits the probe to other targets on the train split's features: the share of
@@ -23,11 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from captioner.concepts import names_person
 from captioner.data import load_captions
-from captioner.fit_guidance import decode_with, people_figures, per_photo, split_data
-from captioner.guide import Guidance
-from captioner.objects import PROBE_L2, _sigmoid, fit_logistic
+from captioner.guidance.concepts import names_person
+from captioner.guidance.fitting import decode_with, per_photo, split_data
+from captioner.guidance.recognition import PROBE_L2, _sigmoid, fit_logistic
+from captioner.guidance.rules import GuidanceConfig
+from captioner.metrics import people_figures
 from captioner.serving import Captioner
 from captioner.text import clean_caption
 
@@ -113,15 +114,15 @@ def main() -> None:
     targets = {"any reference (shipped)": share > 0, "share of references (soft)": share,
                "at least 2 of 5": share >= 0.4, "at least 3 of 5": share >= 0.6}
 
-    plain_results = decode_with(captioner, dev, Guidance(tag_threshold=2.0, person_threshold=0.0))
-    banned_results = decode_with(captioner, dev, Guidance(tag_threshold=2.0, person_threshold=2.0))
+    plain_results = decode_with(captioner, dev, GuidanceConfig(tag_threshold=2.0, person_threshold=0.0))
+    banned_results = decode_with(captioner, dev, GuidanceConfig(tag_threshold=2.0, person_threshold=2.0))
     plain, banned = [r.caption for r in plain_results], [r.caption for r in banned_results]
     references = [dev.references[n] for n in dev.names]
     print(f"dev, no ban: {people_figures(plain, references)}")
     # The decoder's own doubt: how much less probable (per word) its best caption without a person is.
     per_word = lambda r: r.candidates[0][1] / (len(r.caption.split()) + 1)  # noqa: E731
     doubt = np.array([per_word(a) - per_word(b) for a, b in zip(plain_results, banned_results)])
-    shipped = captioner.guide.person_probability(captioner.guide.see(dev.features))
+    shipped = captioner.guidance.person_probability(captioner.guidance.recognise(dev.features))
     for still in args.still_named:
         best = None
         for threshold in np.round(np.arange(0.5, 0.96, 0.02), 2):

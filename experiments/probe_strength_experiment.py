@@ -3,7 +3,7 @@
     .venv/bin/python -m captioner features --encoder efficientnet_lite2   # the cache it reads
     .venv/bin/python -m experiments.probe_strength_experiment [--l2 3 10 30 100] [--split dev] [--imagenet-words]
 
-The probes (:func:`captioner.objects.fit_concept_probes`) are L2-penalised logistic regressions over the pooled
+The probes (:func:`captioner.guidance.recognition.fit_concept_probes`) are L2-penalised logistic regressions over the pooled
 features, fitted on the train photos' labels. For each penalty it prints every concept's average precision on the
 split (a threshold-free measure of how well the probe ranks photos), and, for the held-out six of the novel-object
 protocol, the F1 that naming a concept exactly where its probe passes a threshold would reach: the ceiling of any
@@ -17,10 +17,10 @@ import argparse
 
 import numpy as np
 
-from captioner.concepts import OBJECT_GROUPS
 from captioner.data import load_captions
-from captioner.fit_guidance import split_data
-from captioner.objects import _sigmoid, fit_logistic
+from captioner.guidance.concepts import OBJECT_GROUPS
+from captioner.guidance.fitting import split_data
+from captioner.guidance.recognition import _sigmoid, fit_logistic
 from captioner.serving import Captioner
 from captioner.train.recipes import HELD_OUT
 from experiments.spatial_probe_experiment import average_precision
@@ -46,7 +46,7 @@ def main() -> None:
     train, scored = split_data(captioner, data, "train"), split_data(captioner, data, args.split)
     concepts = [c for c in OBJECT_GROUPS if c != "person"]
     if args.imagenet_words:
-        words = captioner.guide.recogniser.word_probabilities
+        words = captioner.guidance.recogniser.word_probabilities
         for split in (train, scored):
             split.features = np.concatenate([split.features, np.log(np.clip(words(split.features), 1e-6, 1))], axis=1)
     truth_train = {c: np.array([c in n for n in train.named]) for c in concepts}

@@ -9,7 +9,7 @@ how many photos get the caption their copy gets (the shipped model, its default 
 and the captions' BLEU-1 / BLEU-4 against the photos' five references (the copies' own on the first line).
 The last row is what :func:`captioner.images.load_rgb` does now.
 
-The issue's check is BLEU-4 on full-size *test* photos; the ones at hand are training photos, whose
+The check that matters is BLEU-4 on full-size *test* photos; the ones at hand are training photos, whose
 captions the decoder has seen, so their BLEU is high and only the difference between rows means anything,
 and with 16 photos one changed caption moves it by about 0.01-0.03.
 """
@@ -23,8 +23,8 @@ import numpy as np
 from PIL import Image
 
 from captioner.data import default_data_root, load_captions
-from captioner.evaluate import score_captions
 from captioner.images import as_training_copy, load_rgb, open_image, to_rgb
+from captioner.metrics import score_captions
 from captioner.serving import Captioner
 
 FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "hamming": Image.HAMMING, "lanczos": Image.LANCZOS}

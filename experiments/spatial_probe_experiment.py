@@ -2,7 +2,7 @@
 
     .venv/bin/python -m experiments.spatial_probe_experiment [--concepts person bicycle ...] [--split dev]
 
-The probes of :mod:`captioner.objects` are logistic regressions over the 1280 features the decoder reads, the
+The probes of :mod:`captioner.guidance.recognition` are logistic regressions over the 1280 features the decoder reads, the
 average of the encoder's last 9x9 map. A small ball or a table at the edge is one cell of 81, and averaging
 dilutes it. This runs the shipped encoder (EfficientNet-Lite2) once more over every Flickr8k photo, keeping the
 map, and pools it other ways: the maximum over cells, the mean of the 4 strongest cells, and these beside the
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from captioner.concepts import OBJECT_GROUPS, names_person
 from captioner.data import REPO_ROOT, load_captions, split_images
-from captioner.fit_guidance import SplitData
+from captioner.guidance.concepts import OBJECT_GROUPS, names_person
+from captioner.guidance.fitting import SplitData
+from captioner.guidance.recognition import PROBE_L2, _sigmoid, fit_logistic
 from captioner.images import load_in_batches
-from captioner.objects import PROBE_L2, _sigmoid, fit_logistic
 from captioner.text import clean_caption
 from captioner.train.recipes import HELD_OUT
 

@@ -1,5 +1,5 @@
 """Shared fixtures: the real Flickr8k in ../shared (skipped where absent), the colour data set made here
-(tests/colours.py) and its committed model, which the ``app`` and ``client`` fixtures serve."""
+(harness/colours.py) and its committed model, which the ``app`` and ``client`` fixtures serve."""
 
 from __future__ import annotations
 
@@ -11,32 +11,24 @@ from pathlib import Path
 import pytest
 
 from captioner.data import REPO_ROOT, default_data_root
-from tests.colours import FIXTURE_MODEL, train_colour_model_into, write_colour_dataset
+from harness.colours import FIXTURE_MODEL, train_colour_model_into, write_colour_dataset
 
 PHOTOS = Path(os.environ.get("CAPTIONER_PHOTOS", REPO_ROOT.parent / "shared" / "photos"))
 
-# Modules whose every test takes minutes (make test-fast leaves them out); see pytest_collection_modifyitems.
-SLOW_MODULES = {"test_notebook", "test_container", "test_alttext_ray", "test_load", "test_distillation",
-                "test_efficientnet_lite", "test_fuzz", "test_faults", "test_ensemble"}
-# Fixtures that take minutes: 200 test photos through both the Keras and the lean path.
-SLOW_FIXTURES = {"two_paths"}
 # Fixtures that train or run Keras: their tests skip where only requirements.txt is installed (make test-serving).
 KERAS_FIXTURES = {"trained_colour_model", "two_paths", "cli_model", "distilled", "ensemble", "small_network"}
 HAS_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
 
 
 def pytest_collection_modifyitems(config, items):
-    """Marks for make test-fast: browser tests by their fixture, Java ones by their module or skip reason,
-    slow ones by their module; without TensorFlow, tests that train or run Keras skip, by their fixtures."""
+    """Marks that follow from what a test uses: ``browser`` for the browser fixture, ``java`` for a skip that
+    names Java; without TensorFlow, tests that train or run Keras skip, by their fixtures. Slow tests carry their
+    own ``slow`` mark (on the test, or ``pytestmark`` on the module)."""
     for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1]
         if "browser" in item.fixturenames:
             item.add_marker(pytest.mark.browser)
-        if module in {"test_evaluate", "test_notebook"} or any(
-                "Java" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")):
+        if any("Java" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")):
             item.add_marker(pytest.mark.java)
-        if module in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
-            item.add_marker(pytest.mark.slow)
         if not HAS_TENSORFLOW and KERAS_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.skip(reason="trains or runs Keras: needs TensorFlow (requirements-train.txt)"))
 
@@ -62,12 +54,12 @@ def colour_dataset(tmp_path) -> Path:
     return write_colour_dataset(tmp_path / "colours")
 
 
-def train_colour_model(tmp_path_factory, epochs: int = 60, **options):
+def train_colour_model(tmp_path_factory, epochs: int = 60, **fields):
     """``(data root, model folder, run)``: the colour model trained afresh (for tests of training itself);
-    ``options`` go to ``train_captioner`` (``seeds``, ``decoding``, ``student``)."""
+    ``fields`` change the recipe's (``seeds``, ``beam``, ``distil``, ...)."""
     root = write_colour_dataset(tmp_path_factory.mktemp("data") / "colours")
     out = tmp_path_factory.mktemp("model")
-    run = train_colour_model_into(root, out, tmp_path_factory.mktemp("cache"), epochs, **options)
+    run = train_colour_model_into(root, out, tmp_path_factory.mktemp("cache"), epochs, **fields)
     return root, out, run
 
 

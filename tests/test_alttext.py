@@ -16,7 +16,7 @@ import pytest
 
 from captioner.alttext import model_version
 from captioner.data import REPO_ROOT
-from tests.uploads import jpeg, png
+from harness.uploads import jpeg, png
 
 
 def run_caption(*args, model: Path) -> subprocess.CompletedProcess:

@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 
 from captioner.data import REPO_ROOT
-from tests.servers import free_port
+from harness.servers import free_port
+
+# slow: it starts a local Ray (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
 
 CLI = [sys.executable, "-m", "captioner", "caption", "--beam", "1"]
 # Loopback only, for the cluster and every client of it: Ray would otherwise turn 127.0.0.1 into this

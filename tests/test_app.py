@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.colours import COLOURS
+from harness.colours import COLOURS
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from app import MAX_PHOTOS
-from tests.colours import COLOURS
+from harness.colours import COLOURS
 
 
 def jpeg(colour: str) -> bytes:

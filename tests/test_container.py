@@ -22,7 +22,10 @@ import pytest
 import requests
 
 from captioner.data import REPO_ROOT
-from tests.servers import free_port
+from harness.servers import free_port
+
+# slow: it builds and runs the Docker image (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
 
 IMAGE = "localhost/captioner-test"
 BASE = "localhost/debian:bookworm-slim"

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from captioner import CaptionerError
-from captioner.encoders import PIXEL_SCALE, VARIANTS, weights_path
-from captioner.train.efficientnet_lite import build_network, load_imagenet_weights
+from captioner.encoders import PIXEL_SCALE, VARIANTS, load_state_dict, weights_path
 from captioner.images import load_rgb
-from captioner.pth import load_state_dict
+from captioner.train.efficientnet_lite import build_network, load_imagenet_weights
+
+# slow: it runs the PyTorch reference model (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
 
 torch = pytest.importorskip("torch", reason="the reference model needs torch (requirements-dev.txt)")
 reference = pytest.importorskip("efficientnet_lite_pytorch", reason="pip install efficientnet-lite-pytorch")

@@ -21,6 +21,9 @@ from captioner.train.model import ModelConfig, load_model
 from captioner.train.training import TrainConfig, finished_epochs
 from captioner.text import START_ID
 
+# slow: it trains ensembles (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 SEEDS = [3, 4]
 
 
@@ -29,7 +32,7 @@ def ensemble(tmp_path_factory):
     """Two colour-model decoders, seeds 3 and 4, with beam 2 and length penalty 0.5 recorded as defaults."""
     from tests.conftest import train_colour_model
 
-    return train_colour_model(tmp_path_factory, epochs=40, seeds=SEEDS, decoding={"beam": 2, "length_penalty": 0.5})
+    return train_colour_model(tmp_path_factory, epochs=40, seeds=SEEDS, beam=2, length_penalty=0.5)
 
 
 def test_one_weights_file_per_seed_and_a_card_that_lists_them(ensemble):
@@ -104,15 +107,16 @@ def test_the_card_s_decoding_settings_are_the_defaults_everywhere(ensemble, tmp_
 
 
 def test_retraining_a_folder_with_fewer_members_removes_the_old_ones(ensemble, tmp_path):
-    from captioner.train.pipeline import train_captioner
     from captioner.serving import Captioner
+    from captioner.train.pipeline import train_captioner
+    from captioner.train.recipes import DEFAULT, override
 
     root, out, _ = ensemble
     folder = tmp_path / "model"
     shutil.copytree(out, folder)
     (folder / "encoder.json").write_text("{}")  # what older folders carried
-    train_captioner(root, folder, "thumbnail", min_count=1, model_config=ModelConfig(embed_dim=8, units=8),
-                    train_config=TrainConfig(epochs=1, batch_size=8), cache_dir=tmp_path / "cache", verbose=0)
+    recipe = override(DEFAULT, encoder="thumbnail", min_count=1, embed_dim=8, units=8, epochs=1, batch_size=8)
+    train_captioner(recipe, folder, root, cache_dir=tmp_path / "cache", verbose=0)
     assert not (folder / "caption_model_2.weights.h5").exists() and not (folder / "encoder.json").exists()
     assert Captioner(folder).decoder.members == 1
 

@@ -5,10 +5,13 @@ import shutil
 
 import pytest
 
-from captioner.evaluate import evaluate_model, score_captions
+from captioner.evaluate import evaluate_model
+from captioner.metrics import score_captions
 from tests.test_cli import captioner
 
-pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="coco-caption needs Java (default-jre-headless)")
+# java: scoring runs coco-caption's Java tokenizer and METEOR (make test-fast leaves it out)
+pytestmark = [pytest.mark.java,
+              pytest.mark.skipif(shutil.which("java") is None, reason="coco-caption needs Java (default-jre-headless)")]
 
 REFERENCES = {
     "a.jpg": ["A dog runs on the grass .", "A brown dog is running on grass", "The dog runs outside ."],

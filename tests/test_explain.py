@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from captioner.data import REPO_ROOT
-from tests.colours import COLOURS
-from tests.uploads import encode
+from harness.colours import COLOURS
+from harness.uploads import encode
 
 
 def inside_and_outside(heatmap: list[list[float]], rows: slice, cols: slice) -> tuple[float, float]:
@@ -50,8 +50,8 @@ def test_the_colour_word_looks_at_the_coloured_square(app, corner):
     """A red square on black in one quarter of the photo, explained as "a red square": "red" comes from
     that quarter. (The caption is given, not generated: the toy model, retrained every session, may name
     another colour for a photo unlike its training photos.)"""
-    from captioner.explain import explain
     from captioner.images import load_rgb
+    from captioner.serving import explain
 
     captioner = app.extensions["captioner"]
     image = Image.new("RGB", (240, 240), (0, 0, 0))

@@ -17,7 +17,10 @@ import pytest
 
 from captioner.data import REPO_ROOT
 from captioner.train.training import finished_epochs
-from tests.servers import free_port, procfile_command
+from harness.servers import free_port, procfile_command
+
+# slow: it kills servers and training runs (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

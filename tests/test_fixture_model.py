@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from captioner.data import REPO_ROOT
-from tests.colours import COLOURS, FIXTURE_MODEL
+from harness.colours import COLOURS, FIXTURE_MODEL
 
 
 def test_the_fixture_model_names_each_colour_on_its_test_photos(colour_model):
@@ -31,6 +31,7 @@ def test_the_fixture_model_is_small_and_complete():
     assert card["encoder"]["name"] == "thumbnail"
 
 
+@pytest.mark.slow  # it trains the model again
 def test_its_maker_writes_the_same_model_today(tmp_path, colour_model):
     """Run the maker afresh: the same files, vocabulary, architecture and card fields, and the same captions
     (CPU training is not bit-reproducible, so weights are compared through what they say)."""

@@ -1,6 +1,6 @@
 """Property-based fuzzing of the upload and decode path (hypothesis).
 
-Inputs are valid and broken images of every supported format (tests/uploads.py), mutated: bytes
+Inputs are valid and broken images of every supported format (harness/uploads.py), mutated: bytes
 flipped, cut, inserted, spliced between formats. Whatever comes in, ``load_rgb`` returns the
 encoder's pixels or raises ``ImageError``, and the app answers with a 2xx or 4xx JSON, never a 5xx.
 
@@ -21,7 +21,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from captioner.images import ImageError, load_rgb
-from tests.uploads import INVALID, VALID, multipart
+from harness.uploads import INVALID, VALID, multipart
+
+# slow: it fuzzes for minutes (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 400))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("FUZZ_RANDOM") is None,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.servers import start_gunicorn, stop_server
-from tests.uploads import INVALID, VALID, jpeg, multipart
+from harness.servers import start_gunicorn, stop_server
+from harness.uploads import INVALID, VALID, jpeg, multipart
 
 BYTE_LIMIT = 2 * 1024 * 1024
 BOUNDARY = "hostile-boundary"

@@ -13,9 +13,12 @@ import pytest
 
 from app import MAX_GRID
 from captioner.data import REPO_ROOT
-from tests.load import Request, caption_mix, run_load, send, stalled_upload
-from tests.servers import children, start_gunicorn, stop_server
-from tests.uploads import large_photos
+from harness.load import Request, caption_mix, run_load, send, stalled_upload
+from harness.servers import children, start_gunicorn, stop_server
+from harness.uploads import large_photos
+
+# slow: it sends minutes of load to gunicorn (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
 
 HEROKU_ROUTER_LIMIT_MS = 30_000
 BASIC_DYNO_MB = 512

@@ -8,6 +8,9 @@ import pytest
 
 from captioner.data import REPO_ROOT
 
+# slow: it runs every cell of the notebook; java: it scores with coco-caption
+pytestmark = [pytest.mark.slow, pytest.mark.java]
+
 NOTEBOOK = REPO_ROOT / "Image_Caption_Generation.ipynb"
 
 

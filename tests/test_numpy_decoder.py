@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 
 from captioner import CaptionerError
-from captioner.decode import KerasPrefixStepper, beam_search
-from captioner.train.model import load_model
-from captioner.numpy_decoder import NumpyMergeDecoder, read_keras_weights
+from captioner.decode import KerasPrefixStepper, NumpyMergeDecoder, beam_search, read_keras_weights
 from captioner.text import START_ID
+from captioner.train.model import load_model
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,16 @@ import json
 import pytest
 
 from captioner import CaptionerError
-from captioner.concepts import objects_named
 from captioner.data import REPO_ROOT, load_captions
-from captioner.pseudo_captions import (label_only_photos, make_pseudo_captions, read_pseudo_captions,
-                                       write_pseudo_captions)
+from captioner.guidance.concepts import objects_named
+from captioner.guidance.pseudo_captions import (
+    label_only_photos,
+    make_pseudo_captions,
+    read_pseudo_captions,
+    write_pseudo_captions,
+)
 from captioner.text import clean_caption
-from tests.test_guide import DOG_PHOTO, PEOPLE_PHOTO
+from tests.test_guidance import DOG_PHOTO, PEOPLE_PHOTO
 
 
 def test_label_only_photos_are_the_ones_whose_captions_name_a_concept_with_those_concepts(flickr8k_root):
@@ -53,7 +57,7 @@ def test_the_file_reads_back_as_written_and_a_missing_one_is_named(tmp_path):
 
 def test_training_takes_pseudo_captions_in_place_of_real_ones(colour_dataset, tmp_path):
     pytest.importorskip("tensorflow", reason="training needs TensorFlow (requirements-train.txt)")
-    from tests.colours import train_colour_model_into
+    from harness.colours import train_colour_model_into
 
     data = load_captions(colour_dataset)
     photo = data.split("train")[0]
@@ -69,7 +73,7 @@ def test_training_takes_pseudo_captions_in_place_of_real_ones(colour_dataset, tm
 
 def test_pseudo_captions_for_photos_outside_the_train_split_are_refused(colour_dataset, tmp_path):
     pytest.importorskip("tensorflow", reason="training needs TensorFlow (requirements-train.txt)")
-    from tests.colours import train_colour_model_into
+    from harness.colours import train_colour_model_into
 
     photo = load_captions(colour_dataset).split("test")[0]
     write_pseudo_captions(tmp_path / "pseudo.txt", {photo: ["a purple square"]})

@@ -154,12 +154,11 @@ def test_bad_options_are_one_line_errors(trained_colour_model, tmp_path, options
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # it trains two decoders and fine-tunes them
 def test_training_with_a_self_critical_stage_records_it_in_the_card(tmp_path_factory):
-    from captioner.train.self_critical import SelfCriticalConfig
     from tests.conftest import train_colour_model
 
-    _, folder, run = train_colour_model(tmp_path_factory, epochs=20, seeds=[1, 2],
-                                        self_critical=SelfCriticalConfig(epochs=1, images_per_batch=4))
+    _, folder, run = train_colour_model(tmp_path_factory, epochs=20, seeds=[1, 2], self_critical_epochs=1)
     stage = json.loads((folder / "model_card.json").read_text())["training"]["self_critical"]
     assert len(stage["members"]) == 2 and stage["max_epochs"] == 1
     assert all(m["dev_cider_d"] >= m["dev_cider_d_before"] for m in stage["members"])

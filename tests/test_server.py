@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from captioner.data import REPO_ROOT
-from tests.servers import free_port, start_gunicorn, start_server, stop_server
+from harness.servers import free_port, start_gunicorn, start_server, stop_server
 
 ARTIFACTS = REPO_ROOT / "artifacts"
 

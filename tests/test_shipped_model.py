@@ -3,6 +3,8 @@ its model card says."""
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -77,3 +79,14 @@ def test_the_readme_shows_captions_the_shipped_model_prints(shipped, photos):
     assert len(shown) == 3
     results = shipped.caption_sources([str(REPO_ROOT / path) for path in shown])
     assert {path: result.caption for path, result in zip(shown, results)} == shown
+
+
+def test_the_readme_python_example_runs_as_written_and_prints_what_it_says(photos):
+    """The README's Python block, run from the repository root in a fresh interpreter, prints the line the README
+    shows after it."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    promised = readme.split("```python\n", 1)[1].split("```", 1)[1].split("prints `", 1)[1].split("`", 1)[0]
+    result = subprocess.run([sys.executable, "-c", block], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == promised

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tools.make_fixture_model [--out DIR]
 
-It is the colour data set's merge captioner (``tests/colours.py``: one solid colour per photo, captions that
+It is the colour data set's merge captioner (``harness/colours.py``: one solid colour per photo, captions that
 name it), trained through the pipeline with the weight-free thumbnail encoder and exported to ONNX as any
 model folder is. Committed, it lets ``requirements.txt`` plus pytest run those tests, with no training and
 no TensorFlow. Run it again when the model folder's format changes; a test checks that a fresh run gives the
@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tests.colours import FIXTURE_MODEL, train_colour_model_into, write_colour_dataset
+from harness.colours import FIXTURE_MODEL, train_colour_model_into, write_colour_dataset
 
 
 def write_fixture_model(out: Path) -> Path:

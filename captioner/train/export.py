@@ -1,7 +1,7 @@
 """Files derived from the Keras model for the lean runtime, each checked against Keras when written.
 
 Serving runs without TensorFlow: the decoder in NumPy over ``caption_model.weights.h5`` itself
-(:mod:`captioner.numpy_decoder`), and the encoder in ONNX Runtime from ``encoder.onnx``, which this
+(:mod:`captioner.decode`), and the encoder in ONNX Runtime from ``encoder.onnx``, which this
 module converts from the Keras encoder (tf2onnx) and refuses to write unless its features match Keras's
 within ``tolerance`` on a batch of photos.
 """

@@ -12,7 +12,7 @@ returns its output at every position instead, so one pass over a whole caption t
 it at once (teacher forcing, :mod:`captioner.train.training`). The network is the same: its output at position
 ``t`` is exactly what the classic model outputs for the prefix ``w0..wt``, which is how
 :mod:`captioner.decode` uses it. Serving never imports this module: it reads the same files in NumPy
-(:mod:`captioner.numpy_decoder`).
+(:mod:`captioner.decode`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..model_folder import (ARCHITECTURE_FILE, VOCAB_FILE, WEIGHTS_FILE, decoder_weight_files, load_card,
-                            member_weights_file, write_card)
+from ..model_folder import (
+    ARCHITECTURE_FILE,
+    VOCAB_FILE,
+    WEIGHTS_FILE,
+    decoder_weight_files,
+    load_card,
+    member_weights_file,
+    write_card,
+)
 from ..text import Vocabulary
 from .keras_io import load_keras_network, save_keras_network
 

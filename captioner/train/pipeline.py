@@ -1,7 +1,7 @@
 """The stages joined up: what the CLI and the notebook run, so neither holds logic of its own.
 
-``train_captioner`` goes data -> text -> features -> model -> a model folder (with the ONNX encoder the lean
-runtime serves); ``train_recipe`` runs it with a recipe of :mod:`.recipes`. ``Captioner``
+``train_captioner(recipe, out_dir)`` goes data -> text -> features -> model -> a model folder (with the ONNX
+encoder the lean runtime serves), as a recipe of :mod:`.recipes` describes. ``Captioner``
 (:mod:`captioner.serving`) then captions photos with the folder, without TensorFlow.
 
 With several seeds it trains one decoder per seed on the same features and saves them as an ensemble:
@@ -25,13 +25,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import CaptionerError
-from ..data import load_captions, split_images, without_concepts
+from ..data import load_captions, split_images
 from ..encoders import get_encoder_spec
 from ..features import extract_features
+from ..guidance.concepts import without_concepts
+from ..guidance.pseudo_captions import read_pseudo_captions
 from ..images import load_rgb
 from ..io import atomic_path, write_atomically
 from ..model_folder import LEGACY_ENCODER_FILES, OBJECTS_FILE, load_card, write_card
-from ..pseudo_captions import read_pseudo_captions
 from ..text import Vocabulary, tokenize
 from .distillation import TeacherTargets, student_config, teacher_targets
 from .export import export_onnx_encoder
@@ -40,7 +41,6 @@ from .model import CaptionModel, ModelConfig, build_model, save_model
 from .recipes import Recipe
 from .self_critical import SelfCriticalConfig, fine_tune_decoders
 from .training import CaptionExamples, TrainConfig, caption_examples, model_card, train_model
-
 
 FINISHED_WEIGHTS, FINISHED_HISTORY = "final.weights.h5", "history.json"  # a finished member, until saved
 
@@ -56,37 +56,28 @@ class TrainingRun:
     dev_images: list[str] = field(repr=False)
 
 
-def train_captioner(
-    data_root: str | Path | None,
-    out_dir: str | Path,
-    encoder_name: str,
-    *,
-    limit: int | None = None,
-    dev_limit: int | None = None,
-    min_count: int = 5,
-    model_config: ModelConfig = ModelConfig(),
-    train_config: TrainConfig = TrainConfig(),
-    seeds: Sequence[int] | None = None,
-    student: TrainConfig | None = None,
-    decoding: dict | None = None,
-    hold_out: Sequence[str] = (),
-    pseudo_captions: str | Path | None = None,
-    self_critical: SelfCriticalConfig | None = None,
-    cache_dir: Path | None = None,
-    verbose: int = 1,
-) -> TrainingRun:
-    """Train a merge captioner on the train split, stop on the dev split, save it to ``out_dir``.
+def train_captioner(recipe: Recipe, out_dir: str | Path, data_root: str | Path | None = None, *,
+                    dev_limit: int | None = None, cache_dir: Path | None = None, verbose: int = 1) -> TrainingRun:
+    """Train what ``recipe`` (:mod:`.recipes`) describes on the train split, stop on the dev split, save it to
+    ``out_dir``: the one way in to training, from the CLI, the notebook and Python alike.
 
-    ``seeds`` trains one decoder per seed (default: ``train_config.seed`` alone) and saves them as an
-    ensemble; with ``student`` (its ``teacher_weight`` above 0), they teach one decoder trained with those
-    settings, which is saved instead. ``decoding`` (``beam``, ``length_penalty``) is recorded as the
-    model's default search. ``hold_out`` names concepts (:data:`captioner.concepts.OBJECT_GROUPS`) the decoder
-    must never see: every train and dev photo whose captions name one is left out (the novel-object protocol).
-    ``pseudo_captions`` (a file of :mod:`captioner.pseudo_captions`) gives train photos captions of their own in
-    place of their real ones: a held-out photo comes back with captions made for it from its labels (PS-NOC).
-    ``self_critical`` then fine-tunes each saved decoder on CIDEr-D, keeping its best dev epoch.
+    ``recipe.seeds`` trains one decoder per seed and saves them as an ensemble; with ``recipe.distil``, they teach
+    one decoder (the first seed's), which is saved instead. ``recipe.beam`` and ``recipe.length_penalty`` are
+    recorded as the model's default search. ``recipe.hold_out`` names concepts
+    (:data:`captioner.guidance.concepts.OBJECT_GROUPS`) the decoder must never see: every train and dev photo whose
+    captions name one is left out (the novel-object protocol). ``recipe.pseudo_captions`` (a file of
+    :mod:`captioner.guidance.pseudo_captions`) gives train photos captions of their own in place of their real ones:
+    a held-out photo comes back with captions made for it from its labels (PS-NOC). ``recipe.self_critical_epochs``
+    then fine-tunes each saved decoder on CIDEr-D, keeping its best dev epoch. ``dev_limit`` stops early on the
+    first N dev photos only (default: a share of ``recipe.limit``).
     """
-    seeds = list(seeds) if seeds is not None else [train_config.seed]
+    encoder_name, limit, min_count, model_config = recipe.encoder, recipe.limit, recipe.min_count, recipe.model
+    seeds, hold_out, pseudo_captions = list(recipe.seeds), recipe.hold_out, recipe.pseudo_captions
+    train_config = dataclasses.replace(recipe.train, seed=seeds[0]) if seeds else recipe.train
+    student = None if recipe.distil is None else student_config(train_config, recipe.distil, recipe.student_epochs)
+    decoding = {"beam": recipe.beam, "length_penalty": recipe.length_penalty}
+    self_critical = SelfCriticalConfig(recipe.self_critical_epochs, recipe.self_critical_learning_rate,
+                                       mix=recipe.self_critical_mix)
     if not seeds or len(set(seeds)) != len(seeds):
         raise CaptionerError(f"an ensemble needs one or more different seeds, got {seeds}")
     if student is not None and not 0 < student.teacher_weight <= 1:
@@ -171,21 +162,6 @@ def train_captioner(
     card = write_card(out_dir, card)  # again, now that the encoder file is there too
     _remove_checkpoints(out_dir / "checkpoints")
     return TrainingRun(CaptionModel(networks, vocab, card), histories, features, train_images, dev_images)
-
-
-def train_recipe(recipe: Recipe, data_root: str | Path | None, out_dir: str | Path, *,
-                 dev_limit: int | None = None, cache_dir: Path | None = None, verbose: int = 1) -> TrainingRun:
-    """Train what a recipe (:mod:`captioner.train.recipes`) describes and save it to ``out_dir``."""
-    train_config = dataclasses.replace(recipe.train, seed=recipe.seeds[0])  # a student takes the first seed
-    student = student_config(train_config, recipe.distil, recipe.student_epochs) if recipe.distil is not None else None
-    return train_captioner(
-        data_root, out_dir, recipe.encoder, limit=recipe.limit, dev_limit=dev_limit, min_count=recipe.min_count,
-        model_config=recipe.model, train_config=train_config, seeds=recipe.seeds, student=student,
-        decoding={"beam": recipe.beam, "length_penalty": recipe.length_penalty}, hold_out=recipe.hold_out,
-        pseudo_captions=recipe.pseudo_captions, cache_dir=cache_dir, verbose=verbose,
-        self_critical=SelfCriticalConfig(recipe.self_critical_epochs, recipe.self_critical_learning_rate,
-                                         mix=recipe.self_critical_mix),
-    )
 
 
 def self_critical_model(model_dir: str | Path, out_dir: str | Path, data_root: str | Path | None,

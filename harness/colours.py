@@ -50,12 +50,12 @@ def write_colour_dataset(root: Path, per_colour: int = 6) -> Path:
     return root
 
 
-def train_colour_model_into(root: Path, out: Path, cache: Path, epochs: int = 60, **options):
-    """Train the colour model on the data set at ``root`` into ``out`` through the pipeline; ``options`` go to
-    ``train_captioner`` (``seeds``, ``decoding``, ``student``). Returns the pipeline's ``TrainingRun``."""
+def train_colour_model_into(root: Path, out: Path, cache: Path, epochs: int = 60, **fields):
+    """Train the colour model on the data set at ``root`` into ``out`` through the pipeline; ``fields`` change the
+    recipe's (``seeds``, ``beam``, ``distil``, ``self_critical_epochs``, ...). Returns the pipeline's
+    ``TrainingRun``."""
     from captioner.train.pipeline import train_captioner
     from captioner.train.recipes import DEFAULT, override
 
-    recipe = override(DEFAULT, **{**COLOUR_MODEL, "epochs": epochs})
-    return train_captioner(root, out, recipe.encoder, min_count=recipe.min_count, model_config=recipe.model,
-                           train_config=recipe.train, cache_dir=cache, verbose=0, **options)
+    recipe = override(DEFAULT, **{**COLOUR_MODEL, "epochs": epochs, **fields})
+    return train_captioner(recipe, out, root, cache_dir=cache, verbose=0)

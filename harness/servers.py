@@ -1,7 +1,7 @@
 """Real server processes for tests and benchmarks: gunicorn as the Procfile runs it, on a free port.
 
 Shared by the HTTP tests (``tests/test_server.py``, ``tests/test_hostile_uploads.py``, ...) and the scripts
-that measure a running server (``tests/load.py``, ``benchmarks/bench_serving.py``, ...).
+that measure a running server (``harness/load.py``, ``benchmarks/bench_serving.py``, ...).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""What is in a photo: the encoder's own ImageNet classifier and a person detector, over the same features.
+"""What is in a photo: the encoder's own ImageNet classifier and concept probes, over the same features.
 
 EfficientNet-Lite's 1,000-class classifier is one dense layer over the 1280 pooled features the decoder
 reads, so it runs in NumPy on those features: no second pass through the encoder. Its classes are
 summed into plain words (120 dog breeds are one "dog"; ``resources/imagenet_words.json``, made from WordNet
 by ``tools/make_imagenet_words.py``). ImageNet has no class for a person, and Flickr8k's things are often
 small parts of a scene, so logistic probes over the same features, one per concept of
-:data:`captioner.concepts.OBJECT_GROUPS` (person, dog, bicycle, ...), fitted on the training photos' labels
+:data:`.concepts.OBJECT_GROUPS` (person, dog, bicycle, ...), fitted on the training photos' labels
 (does a caption name it?), say how likely each is: DCC's lexical classifiers (Hendricks et al., CVPR 2016).
 Both live in the model folder's ``objects.npz``.
 """
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import CaptionerError
-from .io import atomic_path
+from .. import CaptionerError
+from ..io import atomic_path
 
-IMAGENET_WORDS_FILE = Path(__file__).parent / "resources" / "imagenet_words.json"
+IMAGENET_WORDS_FILE = Path(__file__).parents[1] / "resources" / "imagenet_words.json"
 
 
 @lru_cache(maxsize=1)
@@ -42,8 +42,8 @@ class RecognisedObject:
 
 
 @dataclass(frozen=True)
-class Sighting:
-    """What the recogniser sees in a batch of photos, computed once and read by every rule of the guide."""
+class Recognition:
+    """What the recogniser finds in a batch of photos, computed once and read by every rule of guidance."""
 
     words: np.ndarray  # (photos, words): each ImageNet word's probability
     concepts: np.ndarray  # (photos, concepts): each concept probe's probability
@@ -102,10 +102,10 @@ class ObjectRecogniser:
         """(photos, concepts): each probe's probability that the photo's captions would name its concept."""
         return _sigmoid(features.astype(np.float32) @ self.concept_kernel + self.concept_bias)
 
-    def see(self, features: np.ndarray) -> Sighting:
-        return Sighting(self.word_probabilities(features), self.concept_probabilities(features))
+    def recognise(self, features: np.ndarray) -> Recognition:
+        return Recognition(self.word_probabilities(features), self.concept_probabilities(features))
 
-    def recognise(self, features: np.ndarray, top: int = 5) -> list[list[RecognisedObject]]:
+    def top_words(self, features: np.ndarray, top: int = 5) -> list[list[RecognisedObject]]:
         """Each photo's ``top`` most probable words, most probable first."""
         probabilities = self.word_probabilities(features)
         best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
@@ -154,8 +154,7 @@ def fit_concept_probes(features: np.ndarray, named: list[set[str]], concepts: li
 
 def imagenet_classifier(encoder_name: str) -> tuple[np.ndarray, np.ndarray]:
     """The encoder's own 1000-class layer, (1280, 1000) kernel and bias, from its weights package."""
-    from .encoders import VARIANTS, weights_path
-    from .pth import load_state_dict
+    from ..encoders import VARIANTS, load_state_dict, weights_path
 
     if encoder_name not in VARIANTS:
         raise CaptionerError(f"the {encoder_name} encoder has no ImageNet classifier to name objects with "

@@ -12,9 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .data import CaptionSet
-from .evaluate import TARGETS
-from .images import load_rgb
+from ..data import CaptionSet
+from ..evaluate import TARGETS
+from ..images import load_rgb
 
 # Published Flickr8k test figures (fractions), for the comparison table.
 PUBLISHED = {

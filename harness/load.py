@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests.servers import children, peak_rss_mb, rss_mb
+from harness.servers import children, peak_rss_mb, rss_mb
 
 
 @dataclass

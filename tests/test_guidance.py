@@ -1,14 +1,13 @@
 """Guided captions on the shipped model: a recognised thing is named (a word the decoder never learned too),
 no person is invented where the person probe sees none, and an unsure caption says so."""
 
-import numpy as np
 import pytest
 
-from captioner.concepts import OBJECT_GROUPS, PERSON_WORDS, objects_named
 from captioner.data import REPO_ROOT
-from captioner.guide import Guidance
+from captioner.guidance.concepts import OBJECT_GROUPS, PERSON_WORDS, objects_named
+from captioner.guidance.recognition import RecognisedObject, imagenet_words
+from captioner.guidance.rules import GuidanceConfig
 from captioner.images import load_rgb
-from captioner.objects import RecognisedObject, imagenet_words
 
 MODEL_DIR = REPO_ROOT / "model"
 # Test-split photos: "A brown dog running over grass ." and "A man wearing a red helmet jumps up while riding a
@@ -30,7 +29,7 @@ def features_of(captioner, flickr8k_root, name):
 
 def make_certain(captioner, class_index):
     """The classifier calls every photo this ImageNet class."""
-    captioner.guide.recogniser.classifier_bias[class_index] += 60.0
+    captioner.guidance.recogniser.classifier_bias[class_index] += 60.0
 
 
 def describe(captioner, features):
@@ -66,8 +65,8 @@ def test_a_confident_thing_the_decoder_knows_is_named(captioner, flickr8k_root, 
 def test_no_person_is_named_where_the_person_probe_sees_none(captioner, flickr8k_root):
     features = features_of(captioner, flickr8k_root, PEOPLE_PHOTO)
     assert set(describe(captioner, features).caption.split()) & PERSON_WORDS, "the photo shows a man"
-    person = captioner.guide.recogniser.concepts.index("person")
-    captioner.guide.recogniser.concept_bias[person] -= 60.0
+    person = captioner.guidance.recogniser.concepts.index("person")
+    captioner.guidance.recogniser.concept_bias[person] -= 60.0
     result = describe(captioner, features)
     assert not set(result.caption.split()) & PERSON_WORDS, result.caption
     assert all(not set(text.split()) & PERSON_WORDS for text, _ in result.candidates)
@@ -75,13 +74,13 @@ def test_no_person_is_named_where_the_person_probe_sees_none(captioner, flickr8k
 
 def test_below_even_odds_nothing_is_forced(captioner, flickr8k_root):
     """A classifier that sees nothing in particular leaves the plain search's caption as it is."""
-    captioner.guide.recogniser.classifier_kernel[:] = 0.0
-    captioner.guide.recogniser.classifier_bias[:] = 0.0  # 1/1000 for every class
-    captioner.guide.recogniser.concept_bias[:] = -60.0  # no concept either (person words are then banned)
+    captioner.guidance.recogniser.classifier_kernel[:] = 0.0
+    captioner.guidance.recogniser.classifier_bias[:] = 0.0  # 1/1000 for every class
+    captioner.guidance.recogniser.concept_bias[:] = -60.0  # no concept either (person words are then banned)
     features = features_of(captioner, flickr8k_root, DOG_PHOTO)
     result = describe(captioner, features)
-    guide = captioner.guide
-    banned = guide.banned_words(guide.see(features), guide.guidance, [None])
+    guidance = captioner.guidance
+    banned = guidance.banned_words(guidance.recognise(features), guidance.config, [None])
     from captioner.decode import beam_search
 
     plain = beam_search(captioner.decoder, features, captioner.vocab.max_length,
@@ -95,13 +94,13 @@ def test_words_learned_from_pseudo_captions_are_said_only_where_their_probe_allo
     features = features_of(captioner, flickr8k_root, DOG_PHOTO)
     dogs = OBJECT_GROUPS["dog"]
     assert dogs & set(describe(captioner, features).caption.split())
-    card = captioner.guide.guidance.card()
-    captioner.guide.guidance = Guidance.from_card({**card, "pseudo_concepts": ["dog"], "pseudo_word_threshold": 1.01,
+    card = captioner.guidance.config.card()
+    captioner.guidance.config = GuidanceConfig.from_card({**card, "pseudo_concepts": ["dog"], "pseudo_word_threshold": 1.01,
                                                    "tag_threshold": 1.01})
     result = describe(captioner, features)
     assert not dogs & set(result.caption.split()), result.caption
     assert all(not dogs & set(text.split()) for text, _ in result.candidates)
-    captioner.guide.guidance = Guidance.from_card({**card, "pseudo_concepts": ["dog"], "pseudo_word_threshold": 1.01})
+    captioner.guidance.config = GuidanceConfig.from_card({**card, "pseudo_concepts": ["dog"], "pseudo_word_threshold": 1.01})
     tagged = describe(captioner, features)
     assert tagged.guidance.tag.word == "dog" and dogs & set(tagged.caption.split()), tagged.caption
 
@@ -110,9 +109,9 @@ def test_a_thing_nothing_sees_is_not_named_unless_it_is_the_tag(captioner, flick
     """Where neither its probe nor the ImageNet layer gives a thing ``object_word_threshold``, its words are
     banned (CHAIR's hallucinated objects), except where the thing is the photo's own tag."""
     features = features_of(captioner, flickr8k_root, DOG_PHOTO)
-    dogs, recogniser = OBJECT_GROUPS["dog"], captioner.guide.recogniser
-    card = {**captioner.guide.guidance.card(), "object_word_threshold": 0.3, "tag_threshold": 1.01}
-    captioner.guide.guidance = Guidance.from_card(card)
+    dogs, recogniser = OBJECT_GROUPS["dog"], captioner.guidance.recogniser
+    card = {**captioner.guidance.config.card(), "object_word_threshold": 0.3, "tag_threshold": 1.01}
+    captioner.guidance.config = GuidanceConfig.from_card(card)
     recogniser.concept_bias[recogniser.concepts.index("dog")] -= 60.0
     seen_by_imagenet = describe(captioner, features)
     assert dogs & set(seen_by_imagenet.caption.split()), "the ImageNet layer still sees the dog"
@@ -121,22 +120,22 @@ def test_a_thing_nothing_sees_is_not_named_unless_it_is_the_tag(captioner, flick
     unseen = describe(captioner, features)
     assert not dogs & set(unseen.caption.split()), unseen.caption
     assert all(not dogs & set(text.split()) for text, _ in unseen.candidates)
-    captioner.guide.guidance = Guidance.from_card({**card, "tag_threshold": 0.1})  # now "dog" is the tag
+    captioner.guidance.config = GuidanceConfig.from_card({**card, "tag_threshold": 0.1})  # now "dog" is the tag
     tagged = describe(captioner, features)
     assert tagged.guidance.tag.word == "dog" and dogs & set(tagged.caption.split()), tagged.caption
 
 
 def test_a_word_is_banned_only_where_nothing_it_names_is_likely(captioner, flickr8k_root):
     """"bike" names a bicycle, and a motorcycle as "dirt bike": it stays sayable where either probe is likely."""
-    guide, index = captioner.guide, captioner.vocab.index
+    guidance, index = captioner.guidance, captioner.vocab.index
     features = features_of(captioner, flickr8k_root, PEOPLE_PHOTO)
-    guidance = Guidance(person_threshold=0.0, object_word_threshold=0.5)
-    guide.recogniser.classifier_kernel[:] = 0.0  # the ImageNet layer sees nothing in particular
-    bias = guide.recogniser.concept_bias
-    bicycle, motorcycle = guide.recogniser.concepts.index("bicycle"), guide.recogniser.concepts.index("motorcycle")
+    config = GuidanceConfig(person_threshold=0.0, object_word_threshold=0.5)
+    guidance.recogniser.classifier_kernel[:] = 0.0  # the ImageNet layer sees nothing in particular
+    bias = guidance.recogniser.concept_bias
+    bicycle, motorcycle = guidance.recogniser.concepts.index("bicycle"), guidance.recogniser.concepts.index("motorcycle")
 
     def banned(word):
-        return bool(guide.banned_words(guide.see(features), guidance, [None])[0, index[word]])
+        return bool(guidance.banned_words(guidance.recognise(features), config, [None])[0, index[word]])
 
     bias[bicycle], bias[motorcycle] = -60.0, 60.0
     assert banned("bicycle") and not banned("bike") and not banned("motorcycle")
@@ -146,25 +145,25 @@ def test_a_word_is_banned_only_where_nothing_it_names_is_likely(captioner, flick
 
 
 def test_the_bike_of_a_dirt_bike_does_not_name_a_bicycle(captioner):
-    guide = captioner.guide
-    bicycle = guide.sayable(RecognisedObject("bicycle", 0.9, "concept"))
-    motorcycle = guide.sayable(RecognisedObject("motorcycle", 0.9, "concept"))
+    guidance = captioner.guidance
+    bicycle = guidance.tag_for(RecognisedObject("bicycle", 0.9, "concept"))
+    motorcycle = guidance.tag_for(RecognisedObject("motorcycle", 0.9, "concept"))
 
     def ids(caption):
         return [captioner.vocab.index[w] for w in caption.split()]
 
-    assert guide.names(ids("a man rides a bike on a dirt road"), bicycle)
-    assert not guide.names(ids("a man rides a dirt bike"), bicycle)
-    assert guide.names(ids("a man rides a dirt bike past a bike"), bicycle)
-    assert guide.names(ids("a man rides a motorcycle"), motorcycle)
-    assert guide.names(ids("a man rides a dirt bike"), motorcycle)
-    assert not guide.names(ids("a man rides a bike"), motorcycle)
+    assert guidance.names_tag(ids("a man rides a bike on a dirt road"), bicycle)
+    assert not guidance.names_tag(ids("a man rides a dirt bike"), bicycle)
+    assert guidance.names_tag(ids("a man rides a dirt bike past a bike"), bicycle)
+    assert guidance.names_tag(ids("a man rides a motorcycle"), motorcycle)
+    assert guidance.names_tag(ids("a man rides a dirt bike"), motorcycle)
+    assert not guidance.names_tag(ids("a man rides a bike"), motorcycle)
 
 
 def test_the_person_ban_may_cost_a_share_of_the_people_the_plain_captions_name():
     """Dev rows as choose_guidance makes them: the highest threshold within 1.5 points of the plain search's share of
     photos with people still named, never under 95%, and no ban where every threshold costs more."""
-    from captioner.fit_guidance import choose_person_threshold
+    from captioner.guidance.fitting import choose_person_threshold
 
     rows = [{"person_threshold": t, "person_still_named": named}
             for t, named in ((0.7, 0.975), (0.75, 0.9751), (0.8, 0.9693), (0.85, 0.9561), (0.9, 0.9444))]
@@ -175,9 +174,9 @@ def test_the_person_ban_may_cost_a_share_of_the_people_the_plain_captions_name()
 
 
 def test_the_guidance_reads_back_from_the_card_it_writes():
-    guidance = Guidance(tag_threshold=0.4, pseudo_concepts=("ball", "car"), pseudo_word_threshold=0.2,
+    guidance = GuidanceConfig(tag_threshold=0.4, pseudo_concepts=("ball", "car"), pseudo_word_threshold=0.2,
                         object_word_threshold=0.3)
-    assert Guidance.from_card({**guidance.card(), "chosen_on": "dev"}) == guidance
+    assert GuidanceConfig.from_card({**guidance.card(), "chosen_on": "dev"}) == guidance
 
 
 def test_an_unsure_caption_says_so_in_its_alt_text(captioner, flickr8k_root):
@@ -185,12 +184,12 @@ def test_an_unsure_caption_says_so_in_its_alt_text(captioner, flickr8k_root):
     sure = describe(captioner, features)
     assert sure.alt_text == sure.caption[0].upper() + sure.caption[1:] + "."
     assert 0.0 <= sure.confidence <= 1.0
-    captioner.guide.guidance = Guidance(**{**captioner.guide.guidance.card(), "calibration": (0, 0, 0, 0, -10.0)})
+    captioner.guidance.config = GuidanceConfig(**{**captioner.guidance.config.card(), "calibration": (0, 0, 0, 0, -10.0)})
     unsure = describe(captioner, features)
     assert unsure.confidence < 0.01 and unsure.guidance.unsure
     assert unsure.alt_text == "Probably a dog.", unsure.alt_text
-    captioner.guide.recogniser.classifier_kernel[:] = 0.0  # every ImageNet class equally likely (dog: 118/1000)...
-    captioner.guide.recogniser.concept_bias[:] = -60.0  # ...and no concept: nothing to be probably
+    captioner.guidance.recogniser.classifier_kernel[:] = 0.0  # every ImageNet class equally likely (dog: 118/1000)...
+    captioner.guidance.recogniser.concept_bias[:] = -60.0  # ...and no concept: nothing to be probably
     nothing = describe(captioner, features)
     assert nothing.alt_text == f"The caption may be wrong: {nothing.caption}."
 
@@ -201,14 +200,14 @@ def test_the_guidance_chosen_on_dev_serves_the_captions_it_was_scored_on(tmp_pat
     with the thresholds it recorded must give exactly the captions it scored."""
     import shutil
 
-    from captioner.fit_guidance import choose_guidance, split_data
     from captioner.data import load_captions
+    from captioner.guidance.fitting import choose_guidance, split_data
     from captioner.serving import Captioner
 
     model = shutil.copytree(MODEL_DIR, tmp_path / "model")
     chosen = choose_guidance(model, flickr8k_root, tmp_path / "cache", limit=40)
     captioner = Captioner(model)
-    assert captioner.guide.guidance == Guidance.from_card(chosen["guidance"])
+    assert captioner.guidance.config == GuidanceConfig.from_card(chosen["guidance"])
     dev = split_data(captioner, load_captions(flickr8k_root), "dev", tmp_path / "cache", limit=40)
     served = captioner.describe_features(dev.features, dev.names)
     assert {r.source: r.caption for r in served} == chosen["served_dev"]

@@ -3,7 +3,7 @@
 A decoder that never saw a bicycle cannot say "bicycle" unless guidance makes it, and guidance fires only where
 a probe is confident. PS-NOC's answer: caption the photos that are known only by their image labels ("has a
 bicycle") with the held-out model itself, its constrained beam search made to name each label (a stand-in word
-swapped back, :mod:`captioner.guide`), and train the decoder again on those captions beside the real ones. The
+swapped back, :mod:`.rules`), and train the decoder again on those captions beside the real ones. The
 decoder then learns the new word in sentences, and can say it where the probe alone is unsure.
 
 In the novel-object protocol the label-only photos are the train photos whose captions name a held-out concept:
@@ -23,14 +23,15 @@ from typing import Sequence
 
 import numpy as np
 
-from . import CaptionerError
+from .. import CaptionerError
+from ..data import CaptionSet, read_token_file, split_images
+from ..decode import beam_search
+from ..features import extract_features
+from ..io import write_atomically
+from ..serving import Captioner
 from .concepts import named_by
-from .data import CaptionSet, read_token_file, split_images
-from .decode import beam_search
-from .features import extract_features
-from .io import write_atomically
-from .objects import RecognisedObject
-from .serving import Captioner
+from .recognition import RecognisedObject
+
 
 class PseudoCaptionWarning(UserWarning):
     """A label the decoder cannot say (no word, no stand-in) got no pseudo-captions."""
@@ -55,9 +56,9 @@ def label_only_photos(data: CaptionSet, concepts: Sequence[str], split: str = "t
 def make_pseudo_captions(captioner: Captioner, data: CaptionSet, labels: dict[str, list[str]],
                          per_label: int = CAPTIONS_PER_LABEL, cache_dir: Path | None = None) -> dict[str, list[str]]:
     """Each photo's captions, ``per_label`` for each of its labels, from the model's constrained search."""
-    if captioner.guide is None:
+    if captioner.guidance is None:
         raise CaptionerError("pseudo-captions need a model with objects.npz (python -m captioner guide)")
-    guide = captioner.guide
+    guidance = captioner.guidance
     names = list(labels)
     if not names:
         return {}
@@ -66,7 +67,7 @@ def make_pseudo_captions(captioner: Captioner, data: CaptionSet, labels: dict[st
     if missing:
         raise CaptionerError(f"{len(missing)} label-only photo(s) could not be read, e.g. {missing[0]}")
     beam, length_penalty = captioner.search_settings(None, None)
-    tag_of = {c: guide.sayable(RecognisedObject(c, 1.0, "concept")) for c in sorted(set().union(*labels.values()))}
+    tag_of = {c: guidance.tag_for(RecognisedObject(c, 1.0, "concept")) for c in sorted(set().union(*labels.values()))}
     unsayable = [c for c, tag in tag_of.items() if tag is None]
     if unsayable:
         warnings.warn(f"no pseudo-captions for {', '.join(unsayable)}: the decoder has no word or stand-in for "
@@ -81,13 +82,13 @@ def make_pseudo_captions(captioner: Captioner, data: CaptionSet, labels: dict[st
     required = np.zeros((len(pairs), len(captioner.vocab)), bool)
     for i, tag in enumerate(tags):
         required[i, list(tag.say)] = True
-    banned = guide.banned_words(guide.see(photo_features), guide.guidance, tags)
+    banned = guidance.banned_words(guidance.recognise(photo_features), guidance.config, tags)
     found = beam_search(captioner.decoder, photo_features, captioner.vocab.max_length, max(beam, per_label),
                         length_penalty, banned=banned, required=required)
     captions: dict[str, list[str]] = {n: [] for n, _ in pairs}
     for (name, _), tag, candidates in zip(pairs, tags, found):
-        said = [c for c in candidates if guide.names(c.ids, tag)][:per_label]
-        captions[name] += [" ".join(guide.words(c.ids, tag)) for c in said]
+        said = [c for c in candidates if guidance.names_tag(c.ids, tag)][:per_label]
+        captions[name] += [" ".join(guidance.caption_words(c.ids, tag)) for c in said]
     return {n: c for n, c in captions.items() if c}
 
 

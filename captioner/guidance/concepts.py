@@ -4,14 +4,15 @@ A caption "names a person" when one of its words is in :data:`PERSON_WORDS`; it 
 of its words is in that object's group of :data:`OBJECT_GROUPS` (synonyms and plurals, as CHAIR groups
 COCO's objects: Rohrbach et al., EMNLP 2018). Two-word names (:data:`COMPOUNDS`) are read as one word first,
 as CHAIR reads "motor bike": a dirt bike is a motorcycle, a hot dog no dog. The groups are Flickr8k's frequent
-nameable things; the held-out-concept experiment and the person-hallucination figures read them.
+nameable things; guidance, the metrics (:mod:`captioner.metrics`) and the held-out-concept protocol read them.
 """
 
 from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from .text import clean_caption
+from .. import CaptionerError
+from ..text import clean_caption
 
 IRREGULAR_PLURALS = {
     "man": "men", "woman": "women", "child": "children", "person": "people", "mouse": "mice", "goose": "geese",
@@ -117,3 +118,15 @@ def objects_named(words: Sequence[str]) -> set[str]:
 def named_by(references: Iterable[str]) -> set[str]:
     """The groups any of a photo's reference captions (raw text, cleaned here) names: its labels."""
     return set().union(*(objects_named(clean_caption(r)) for r in references))
+
+
+def without_concepts(images: list[str], captions: dict[str, list[str]], concepts: Sequence[str]) -> list[str]:
+    """The images none of whose captions names any of ``concepts`` (groups of :data:`OBJECT_GROUPS`): the photos a
+    decoder trained without those concepts may see (the novel-object protocol)."""
+    unknown = set(concepts) - set(OBJECT_GROUPS)
+    if unknown:
+        raise CaptionerError(f"unknown concept(s) {', '.join(sorted(unknown))} (choose from: {', '.join(OBJECT_GROUPS)})")
+    if not concepts:
+        return images
+    held = set(concepts)
+    return [n for n in images if not named_by(captions[n]) & held]

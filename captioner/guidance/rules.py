@@ -1,9 +1,9 @@
-"""Guided captions: name what the classifier sees, invent no one, and say when unsure.
+"""The rules of guided captions: name what the classifier sees, invent no one, and say when unsure.
 
 The decoder learned its words from 6,000 Flickr8k photos, mostly of people and dogs; the encoder's classifier
-and the concept probes (:mod:`captioner.objects`) know far more. Three rules, each with a threshold chosen on
-the dev split (``python -m captioner guide``, :mod:`captioner.fit_guidance`) and recorded in the model card's
-``guidance``:
+and the concept probes (:mod:`.recognition`) know far more. Three rules, each with a threshold chosen on
+the dev split (``python -m captioner guide``, :mod:`.fitting`) and recorded in the model card's
+``guidance`` (:class:`GuidanceConfig`); :class:`Guidance` applies them to a batch of photos:
 
 1. **Tags.** The most probable thing (a concept probe's or an ImageNet word's probability, at least
    ``tag_threshold``) must be named: when the plain caption does not, constrained beam search (Anderson et
@@ -14,7 +14,7 @@ the dev split (``python -m captioner guide``, :mod:`captioner.fit_guidance`) and
    search. A probed thing's words ("dog", "ball", "bike") are banned where nothing they could name reaches
    ``object_word_threshold``, by its probe or the ImageNet layer's words for it (CHAIR's hallucinated objects,
    Rohrbach et al., EMNLP 2018, stopped at the search rather than counted after it). The words a decoder
-   learned only from pseudo-captions (:mod:`captioner.pseudo_captions`) have a threshold of their own,
+   learned only from pseudo-captions (:mod:`.pseudo_captions`) have a threshold of their own,
    ``pseudo_word_threshold``: such a decoder says them too readily.
 3. **Confidence.** A logistic model over the caption's per-word log-probability and the tag and person
    probabilities, fitted on dev to "the caption names nothing the references do not, and something they do",
@@ -27,14 +27,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import CaptionerError
+from .. import CaptionerError
+from ..text import Vocabulary
 from .concepts import OBJECT_GROUPS, PERSON_WORDS, article, joined, objects_named, plural
-from .objects import ObjectRecogniser, RecognisedObject, Sighting, imagenet_words
-from .text import Vocabulary
+from .recognition import ObjectRecogniser, RecognisedObject, Recognition, fit_logistic, imagenet_words
 
 
 @dataclass(frozen=True)
-class Guidance:
+class GuidanceConfig:
     """The thresholds and calibration a model card records under ``guidance``."""
 
     tag_threshold: float = 0.5
@@ -49,7 +49,7 @@ class Guidance:
     object_word_threshold: float = 0.0
 
     @classmethod
-    def from_card(cls, entry: dict | None) -> "Guidance":
+    def from_card(cls, entry: dict | None) -> "GuidanceConfig":
         entry = dict(entry or {})
         entry.pop("chosen_on", None)
         for name in ("calibration", "pseudo_concepts"):
@@ -72,15 +72,15 @@ class Tag:
     stand_in: str | None = None  # the known word steered with, when the decoder never learned ``word``
 
 
-class Guide:
-    """Tags, bans and confidence for a model: its vocabulary, recogniser and recorded guidance."""
+class Guidance:
+    """Tags, bans and confidence for a model: its vocabulary, recogniser and recorded thresholds (``config``)."""
 
-    def __init__(self, vocab: Vocabulary, recogniser: ObjectRecogniser, guidance: Guidance):
-        self.vocab, self.recogniser, self.guidance = vocab, recogniser, guidance
+    def __init__(self, vocab: Vocabulary, recogniser: ObjectRecogniser, config: GuidanceConfig):
+        self.vocab, self.recogniser, self.config = vocab, recogniser, config
         self.person_ids = sorted(vocab.index[w] for w in PERSON_WORDS if w in vocab.index)
         self.group_of_word = {w: g for g, members in OBJECT_GROUPS.items() if g != "person" for w in members}
         self.thing_word_ids, self.things_named = self._thing_words()
-        # ImageNet words that are a probed thing ("dog": 118 breeds), as objects() counts them for that thing
+        # ImageNet words that are a probed thing ("dog": 118 breeds), as top_objects() counts them for that thing
         self.imagenet_things = [(i, self.recogniser.concepts.index(thing))
                                 for i, word in enumerate(self.recogniser.words)
                                 if (thing := self.group_of_word.get(word, word)) in self.recogniser.concepts]
@@ -88,11 +88,11 @@ class Guide:
 
     # --- what is in the photo ----------------------------------------------------------------------------
 
-    def see(self, features: np.ndarray) -> Sighting:
+    def recognise(self, features: np.ndarray) -> Recognition:
         """The ImageNet layer's words and the concept probes over a batch of features: one pass, for every rule."""
-        return self.recogniser.see(features)
+        return self.recogniser.recognise(features)
 
-    def objects(self, seen: Sighting, top: int = 5) -> list[list[RecognisedObject]]:
+    def top_objects(self, seen: Recognition, top: int = 5) -> list[list[RecognisedObject]]:
         """Each photo's most probable things: concept probes' and ImageNet words', one entry per thing."""
         results = []
         for word_row, concept_row in zip(seen.words, seen.concepts):
@@ -108,18 +108,18 @@ class Guide:
             results.append(sorted(best.values(), key=lambda o: -o.probability)[:top])
         return results
 
-    def thing_probabilities(self, seen: Sighting) -> np.ndarray:
+    def thing_probabilities(self, seen: Recognition) -> np.ndarray:
         """(photos, concepts): how likely each probed thing is, by its probe or the ImageNet layer's words for it,
-        whichever says more (as :meth:`objects` ranks them)."""
+        whichever says more (as :meth:`top_objects` ranks them)."""
         things = seen.concepts.copy()
         for word, concept in self.imagenet_things:
             things[:, concept] = np.maximum(things[:, concept], seen.words[:, word])
         return things
 
-    def person_probability(self, seen: Sighting) -> np.ndarray:
+    def person_probability(self, seen: Recognition) -> np.ndarray:
         return seen.concepts[:, self.recogniser.concepts.index("person")]
 
-    def banned(self, person_probability: np.ndarray, threshold: float) -> np.ndarray:
+    def person_word_ban(self, person_probability: np.ndarray, threshold: float) -> np.ndarray:
         """(photos, vocabulary): person words banned where the person probe is below ``threshold``."""
         mask = np.zeros((len(person_probability), len(self.vocab)), bool)
         mask[np.ix_(person_probability < threshold, self.person_ids)] = True
@@ -140,22 +140,22 @@ class Guide:
             things[row, sorted(names[word_id])] = True
         return word_ids, things
 
-    def banned_words(self, seen: Sighting, guidance: Guidance, tags: list[Tag | None]) -> np.ndarray:
+    def banned_words(self, seen: Recognition, config: GuidanceConfig, tags: list[Tag | None]) -> np.ndarray:
         """(photos, vocabulary): person words where no person is likely, and a probed thing's words where no
         thing they name is likely (by :meth:`thing_probabilities`, below ``object_word_threshold``; by its probe,
         below ``pseudo_word_threshold``, for a concept learned from pseudo-captions); never a photo's own tag's
         words, which it must say."""
-        banned = self.banned(self.person_probability(seen), guidance.person_threshold)
-        if not guidance.pseudo_concepts and guidance.object_word_threshold <= 0:
+        banned = self.person_word_ban(self.person_probability(seen), config.person_threshold)
+        if not config.pseudo_concepts and config.object_word_threshold <= 0:
             return banned
-        for concept in guidance.pseudo_concepts:
+        for concept in config.pseudo_concepts:
             if concept not in self.recogniser.concepts:
                 raise CaptionerError(f"the guidance bans {concept!r} words by a probe the model does not have")
         # Pseudo-learned words by their probes alone, as their ban was chosen in the held-out experiment; other
         # things' words by whatever sees them (thing_probabilities).
-        pseudo = np.isin(self.recogniser.concepts, guidance.pseudo_concepts)
-        likely = np.where(pseudo, seen.concepts >= guidance.pseudo_word_threshold,
-                          self.thing_probabilities(seen) >= guidance.object_word_threshold)  # (photos, concepts)
+        pseudo = np.isin(self.recogniser.concepts, config.pseudo_concepts)
+        likely = np.where(pseudo, seen.concepts >= config.pseudo_word_threshold,
+                          self.thing_probabilities(seen) >= config.object_word_threshold)  # (photos, concepts)
         things = np.zeros_like(banned)
         things[:, self.thing_word_ids] = ~(likely.astype(np.float32) @ self.things_named.T.astype(np.float32) > 0)
         for row, tag in enumerate(tags):
@@ -163,16 +163,16 @@ class Guide:
                 things[row, list(tag.say)] = False
         return things | banned
 
-    def tag(self, objects: list[RecognisedObject], threshold: float) -> Tag | None:
+    def choose_tag(self, objects: list[RecognisedObject], threshold: float) -> Tag | None:
         """The most probable sayable thing other than a person, if it is at least ``threshold`` probable."""
         for thing in objects:  # most probable first
             if thing.probability < threshold:
                 return None
-            if thing.kind != "person" and (tag := self.sayable(thing)) is not None:
+            if thing.kind != "person" and (tag := self.tag_for(thing)) is not None:
                 return tag
         return None
 
-    def sayable(self, thing: RecognisedObject) -> Tag | None:
+    def tag_for(self, thing: RecognisedObject) -> Tag | None:
         """The tag with the vocabulary ids that name it; a stand-in word where the decoder has none."""
         members = OBJECT_GROUPS.get(thing.word, frozenset()) | {thing.word, plural(thing.word)}
         say = frozenset(self.vocab.index[w] for w in members if w in self.vocab.index)
@@ -186,7 +186,7 @@ class Guide:
 
     # --- the caption's words ---------------------------------------------------------------------------
 
-    def names(self, ids: list[int], tag: Tag) -> bool:
+    def names_tag(self, ids: list[int], tag: Tag) -> bool:
         """Whether the caption says the tag: one of its words, or a two-word name of its group ("dirt bike" names
         a motorcycle); the "bike" of "dirt bike" names no bicycle."""
         words = joined(self.vocab.decode(ids))
@@ -194,7 +194,7 @@ class Guide:
             return True
         return tag.stand_in is None and tag.word in objects_named(words)
 
-    def words(self, ids: list[int], tag: Tag | None) -> list[str]:
+    def caption_words(self, ids: list[int], tag: Tag | None) -> list[str]:
         """The caption's words, the stand-in swapped for the tag's word and "a"/"an" agreed with it."""
         words = self.vocab.decode(ids)
         if tag is None or tag.stand_in is None:
@@ -216,8 +216,8 @@ class Guide:
         return np.array([log_prob_per_word, tag_probability, float(guided), abs(2 * person_probability - 1)])
 
     @staticmethod
-    def confidence(inputs: np.ndarray, guidance: Guidance) -> float:
-        *weights, bias = guidance.calibration
+    def confidence(inputs: np.ndarray, config: GuidanceConfig) -> float:
+        *weights, bias = config.calibration
         return float(1 / (1 + np.exp(-(inputs @ np.asarray(weights) + bias))))
 
 
@@ -231,14 +231,12 @@ class GuidedCaption:
     person_probability: float = 0.0
     confidence: float = 1.0
     unsure: bool = False
-    evidence: tuple[float, ...] = ()  # what the confidence weighed (Guide.confidence_inputs); calibration refits on it
+    evidence: tuple[float, ...] = ()  # what the confidence weighed (Guidance.confidence_inputs); calibration refits on it
     tried: Tag | None = None  # the tag chosen before the search, named or not
     ids: tuple[int, ...] = ()  # the best caption as the decoder said it (a stand-in word, not the tag's word)
 
 
 def fit_calibration(inputs: np.ndarray, correct: np.ndarray, l2: float = 1.0) -> tuple[float, ...]:
-    """Logistic regression of ``correct`` on the confidence inputs (rows of :meth:`Guide.confidence_inputs`)."""
-    from .objects import fit_logistic
-
+    """Logistic regression of ``correct`` on the confidence inputs (rows of :meth:`Guidance.confidence_inputs`)."""
     weights, bias = fit_logistic(inputs, correct, l2=l2)
     return (*map(float, weights), float(bias))

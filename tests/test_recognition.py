@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from captioner.concepts import joined, names_person, objects_named, plural
 from captioner.data import REPO_ROOT
-from captioner.objects import ObjectRecogniser, fit_logistic, imagenet_words
+from captioner.guidance.concepts import joined, names_person, objects_named, plural
+from captioner.guidance.recognition import ObjectRecogniser, fit_logistic, imagenet_words
 
 KINDS = {"person", "animal", "food", "clothing", "vehicle", "instrument", "place", "plant", "object"}
 
@@ -90,7 +90,7 @@ def test_word_probabilities_are_the_sums_of_their_classes():
     np.testing.assert_allclose(words.sum(axis=1), 1.0, rtol=1e-5)
     dog = recogniser.words.index("dog")
     np.testing.assert_allclose(words[:, dog], classes[:, 151:269].sum(axis=1), rtol=1e-5)
-    assert recogniser.recognise(features, top=3)[0][0].probability == pytest.approx(words[0].max(), rel=1e-5)
+    assert recogniser.top_words(features, top=3)[0][0].probability == pytest.approx(words[0].max(), rel=1e-5)
 
 
 def test_a_saved_recogniser_loads_to_the_same_probabilities(tmp_path):
