@@ -25,7 +25,8 @@ test-fast: $(VENV)/.dev-installed
 SERVING_VENV ?= .venv-serving
 SERVING_TESTS := tests/test_app.py tests/test_batch.py tests/test_api_docs.py tests/test_explain.py \
 	tests/test_alttext.py tests/test_serving.py tests/test_numpy_decoder.py tests/test_decode.py tests/test_guidance.py \
-	tests/test_recognition.py tests/test_images.py tests/test_text.py tests/test_data.py tests/test_security.py
+	tests/test_recognition.py tests/test_images.py tests/test_text.py tests/test_data.py tests/test_security.py \
+	tests/test_honesty.py tests/test_layout.py
 test-serving: $(SERVING_VENV)/.installed
 	$(SERVING_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow and not browser and not java" $(SERVING_TESTS)
 

@@ -80,14 +80,14 @@ def post_fork(server, worker):
     libc().mallopt(M_ARENA_MAX, MALLOC_ARENAS)
 
 
-# After a request this large (a big upload: a photo decoded to tens of megapixels), the worker hands the heap's
-# free pages back to the system; otherwise what the largest decode once held stays in the worker's RSS.
-TRIM_AFTER_BYTES = 2 << 20
+# After every upload, once its answer is sent, the worker hands the heap's free pages back to the system: otherwise
+# what a photo's work once held (its decoding, the encoder's and the person detectors' inputs) stays in the
+# worker's RSS. Trimming only after big uploads, two workers held 502-544 MB at the end of a load of 400 captions;
+# after every one, 428 MB (benchmarks/load_test.py, docs/operations.md), for about 0.8 ms of a thread's time.
 
 
 def post_request(worker, req, environ, resp):
-    length = environ.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) >= TRIM_AFTER_BYTES:
+    if environ.get("REQUEST_METHOD") == "POST":
         libc().malloc_trim(0)
 
 

@@ -21,7 +21,7 @@ from . import CaptionerError
 from .model_folder import decoder_weight_files
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif"}
-FIELDS = ("image", "caption", "alt_text", "confidence", "objects", "log_prob", "error", "model")
+FIELDS = ("image", "caption", "alt_text", "confidence", "unsure", "note", "objects", "log_prob", "error", "model")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection); a file named
 # "=HYPERLINK(...).jpg" must stay a name.
@@ -69,8 +69,10 @@ def model_version(card: dict) -> str:
 class Row:
     image: str
     caption: str = ""
-    alt_text: str = ""  # the caption as a sentence, saying so where the model is unsure
+    alt_text: str = ""  # as sure as the model is: the sentence, "Maybe ...", "May be a cat.", or empty
     confidence: float | None = None
+    unsure: bool | None = None  # the alt text is hedged or says less than the caption (or nothing)
+    note: str = ""  # why the alt text is empty, for the person who must write it
     objects: str = ""  # "dog 0.98; ball 0.41": what the classifier and probes saw, most probable first
     log_prob: float | None = None
     error: str = ""
@@ -83,7 +85,8 @@ class Row:
             return cls(image, error=result.error, model=model)
         objects = result.guidance.objects if result.guidance else []
         confidence = None if result.confidence is None else round(result.confidence, 3)
-        return cls(image, result.caption, result.alt_text, confidence,
+        unsure = None if result.guidance is None else result.guidance.unsure
+        return cls(image, result.caption, result.alt_text, confidence, unsure, result.note or "",
                    "; ".join(f"{o.word} {o.probability:.2f}" for o in objects if o.probability >= OBJECT_FLOOR),
                    round(result.candidates[0][1], 4), model=model)
 

@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="plain beam search: no tags named, no person words banned")
     evaluate.set_defaults(run=run_evaluate)
 
-    guide = commands.add_parser("guide", help="fit the concept probes (train split) and choose guided decoding's "
-                                              "thresholds and confidence calibration (dev split) for a model")
+    guide = commands.add_parser("guide", help="fit the concept probes and the novelty index (train split) and choose "
+                                              "guided decoding's thresholds and confidence calibration (dev split)")
     _data_options(guide)
     guide.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     guide.add_argument("--out", type=Path, help="write the dev figures behind each choice as JSON here")
@@ -235,8 +235,8 @@ def run_evaluate(args) -> int:
 def run_guide(args) -> int:
     import json
 
-    from .concepts import OBJECT_GROUPS
-    from .guidance.fitting import choose_guidance, fit_probes
+    from .guidance.concepts import OBJECT_GROUPS
+    from .guidance.fitting import choose_guidance, fit_novelty, fit_probes
     from .io import write_atomically
 
     unknown = sorted(set(args.no_probe) - set(OBJECT_GROUPS) | ({"person"} & set(args.no_probe)))
@@ -246,6 +246,9 @@ def run_guide(args) -> int:
     recogniser = fit_probes(args.model, args.data, args.cache,
                                concepts=[c for c in OBJECT_GROUPS if c not in args.no_probe])
     print(f"wrote {args.model / 'objects.npz'}: the ImageNet classifier and {len(recogniser.concepts)} concept probes")
+    novelty = fit_novelty(args.model, args.data, args.cache)
+    print(f"wrote {args.model / 'novelty.npz'}: the training photos' feature statistics ({novelty.feature_size} "
+          f"features), scaled by {len(novelty.dev_distances)} dev photos")
     chosen = choose_guidance(args.model, args.data, args.cache)
     guidance = chosen["guidance"]
     print(f"chosen on dev: tag threshold {guidance['tag_threshold']}, person threshold {guidance['person_threshold']}, "

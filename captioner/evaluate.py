@@ -13,6 +13,7 @@ from . import CaptionerError
 from .data import load_captions, split_images
 from .features import extract_features
 from .guidance.concepts import OBJECT_GROUPS, named_by
+from .images import load_rgb
 from .metrics import chair, concept_f1, people_figures, score_captions
 from .model_folder import load_card, write_card
 from .serving import Captioner
@@ -54,8 +55,9 @@ def evaluate_model(
     features = extract_features(captioner.encoder, {n: data.image_path(n) for n in names}, cache_dir, progress=False)
     names = [n for n in names if n in features]
     started = time.perf_counter()
+    size = (captioner.encoder.spec.input_size,) * 2
     results = captioner.describe_features(np.stack([features[n] for n in names]), names, beam_size, length_penalty,
-                                          guided=guided)
+                                          guided=guided, pixels=lambda row: load_rgb(data.image_path(names[row]), size))
     seconds = time.perf_counter() - started
     captions = {result.source: result.caption for result in results}
     references = [data.captions[n] for n in names]

@@ -34,6 +34,9 @@ SUPPORTED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "HEIF"
 FORMAT_NAMES = "JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF or HEIC"
 # 40 megapixels covers any camera photo; a decompression bomb claims far more in a few bytes.
 MAX_PIXELS = 40_000_000
+# The smallest image worth describing: below 32 pixels a side a photo is a thumbnail of a thumbnail (an icon, a
+# tracking pixel), and what the encoder sees of it is its blur. Captioning refuses smaller ones by name.
+MIN_SIDE = 32
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # How the Flickr8k copies the decoder was trained on were made: squashed to 224x224 with Pillow's Hamming
 # filter and saved as JPEG at quality 95 (their quantisation tables are libjpeg's at 95; of Pillow's filters
@@ -59,13 +62,17 @@ class ImageError(CaptionerError):
 
 
 def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixels: int = MAX_PIXELS,
-             keep_aspect: bool = False) -> np.ndarray:
+             keep_aspect: bool = False, min_side: int = 1) -> np.ndarray:
     """Decode ``source`` (bytes or a path) into a ``uint8`` array of shape ``(height, width, 3)``.
 
     ``size`` is ``(height, width)``: the encoder's squashed input, or with ``keep_aspect`` the box the
-    photo is scaled to fit in (a preview for people).
+    photo is scaled to fit in (a preview for people). An image narrower or lower than ``min_side`` pixels is
+    refused (captioning asks for :data:`MIN_SIDE`).
     """
     image = open_image(source, max_pixels)
+    if min(image.size) < min_side:
+        raise ImageError(f"the image is too small to describe ({image.width}x{image.height} pixels): it needs at "
+                         f"least {min_side} pixels a side")
     width, height = size[1], size[0]
     # A photo for the encoder is first made a training copy, so that is the size it must keep detail for.
     needed = (width, height) if keep_aspect else (TRAINING_COPY_SIDE,) * 2
@@ -110,7 +117,7 @@ def as_training_copy(image: Image.Image, resample: int = Image.HAMMING,
 
 
 def load_in_batches(
-    sources: Sequence[bytes | str | os.PathLike], size: tuple[int, int], batch_size: int,
+    sources: Sequence[bytes | str | os.PathLike], size: tuple[int, int], batch_size: int, min_side: int = 1,
 ) -> Iterator[tuple[list[int], np.ndarray, dict[int, str]]]:
     """Decode photos in batches for an encoder: ``(indices of the good ones, their pixels, {index: error})``.
 
@@ -120,7 +127,7 @@ def load_in_batches(
 
     def load(index: int) -> tuple[int, np.ndarray | None, str | None]:
         try:
-            return index, load_rgb(sources[index], size), None
+            return index, load_rgb(sources[index], size, min_side=min_side), None
         except ImageError as error:
             return index, None, str(error)
 

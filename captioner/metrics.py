@@ -92,3 +92,30 @@ def caption_correct(caption: str, named: set[str]) -> bool:
     references name anything) something they do."""
     said = objects_named(caption.split())
     return said <= named and (bool(said & named) or not named)
+
+
+def auroc(inside: np.ndarray, outside: np.ndarray) -> float:
+    """How well a score tells ``outside`` from ``inside``: the chance that an outside one scores higher (ties half)."""
+    scores = np.concatenate([inside, outside]).astype(np.float64)
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    _, first, counts = np.unique(scores[order], return_index=True, return_counts=True)
+    for start, count in zip(first, counts):  # tied scores share their average rank
+        if count > 1:
+            ranks[order[start:start + count]] = ranks[order[start:start + count]].mean()
+    outside_ranks = ranks[len(inside):].sum()
+    return float((outside_ranks - len(outside) * (len(outside) + 1) / 2) / (len(inside) * len(outside)))
+
+
+def risk_coverage(confidence: np.ndarray, right: np.ndarray, risk_limit: float = 0.10) -> dict:
+    """Selective prediction (Geifman and El-Yaniv, NeurIPS 2017): answers kept from the most confident down, the
+    share of them wrong (the selective risk) at every coverage; its area (AURC, lower is better) and the largest
+    coverage whose risk is at most ``risk_limit``."""
+    order = np.argsort(-np.asarray(confidence), kind="stable")
+    wrong = ~np.asarray(right, bool)[order]
+    kept = np.arange(1, len(order) + 1)
+    risk, coverage = np.cumsum(wrong) / kept, kept / len(order)
+    within = coverage[risk <= risk_limit]
+    return {"aurc": round(float(risk.mean()), 4), "coverage_at_risk": round(float(within.max()), 4) if len(within)
+            else 0.0, "risk_limit": risk_limit, "coverage": coverage, "risk": risk}

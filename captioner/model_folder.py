@@ -9,6 +9,10 @@ networks (:mod:`captioner.train.model`) and then the card here. The files::
     vocab.json                      the vocabulary, in index order
     encoder.onnx                    the image encoder for serving (:mod:`captioner.train.export`)
     objects.npz                     the encoder's ImageNet classifier and the concept probes (:mod:`captioner.guidance.recognition`)
+    novelty.npz                     the training photos' feature statistics, for how unlike them a photo is
+                                    (:mod:`captioner.guidance.novelty`)
+    face_detector.onnx              MediaPipe's face and person detectors, evidence of a person
+    pose_detector.onnx              (:mod:`captioner.guidance.people`; tools/make_person_detector.py writes them)
     model_card.json                 what the model is, how it was trained and scored, and every file's SHA-256
 """
 
@@ -30,6 +34,9 @@ VOCAB_FILE = "vocab.json"
 CARD_FILE = "model_card.json"
 ONNX_ENCODER_FILE = "encoder.onnx"
 OBJECTS_FILE = "objects.npz"
+NOVELTY_FILE = "novelty.npz"
+FACE_DETECTOR_FILE = "face_detector.onnx"
+POSE_DETECTOR_FILE = "pose_detector.onnx"
 # Folders written before ensembles also carried a Keras copy of the encoder (20 MB for Lite2); they still load
 # for training, and train removes them when it rewrites such a folder.
 LEGACY_ENCODER_FILES = ("encoder.json", "encoder.weights.h5")  # architecture, weights

@@ -22,17 +22,15 @@ import numpy as np
 from . import CaptionerError
 from .decode import Candidate, NumpyMergeDecoder, beam_search, caption_text
 from .encoders import EncoderSpec, get_encoder_spec
-from .guidance.concepts import article
+from .guidance.kinds import ImageKind, classify, may_be, sentence
+from .guidance.novelty import NoveltyIndex
+from .guidance.people import PersonDetector
 from .guidance.recognition import ObjectRecogniser
 from .guidance.rules import Guidance, GuidanceConfig, GuidedCaption
-from .images import MAX_PIXELS, load_in_batches, load_rgb
+from .images import MAX_PIXELS, MIN_SIDE, load_in_batches, load_rgb
 from .model_folder import (
-    OBJECTS_FILE,
-    ONNX_ENCODER_FILE,
-    VOCAB_FILE,
-    decoder_weight_files,
-    decoding_defaults,
-    load_card,
+    FACE_DETECTOR_FILE, NOVELTY_FILE, OBJECTS_FILE, ONNX_ENCODER_FILE, POSE_DETECTOR_FILE, VOCAB_FILE,
+    decoder_weight_files, decoding_defaults, load_card,
 )
 from .text import START_ID, Vocabulary
 
@@ -89,16 +87,32 @@ class CaptionResult:
 
     @property
     def alt_text(self) -> str | None:
-        """The caption as a sentence for a reader; where the model is unsure, it says so plainly."""
+        """What a reader gets, as sure as the model is: the sentence; "Maybe ..." where it is in doubt; where it is
+        unsure, only a thing it is fairly sure of ("May be a cheetah."), or nothing (a person must describe it).
+        What is not a photo gets what can truly be said of it ("A plain black image."), or nothing."""
         if self.caption is None:
             return None
-        sentence = self.caption[0].upper() + self.caption[1:]
-        if self.guidance is None or not self.guidance.unsure:
-            return sentence + "."
-        tag = self.guidance.tag
-        if tag is not None:  # what the classifier is sure of, rather than a fluent sentence that may be wrong
-            return f"Probably {article(tag.word)} {tag.word}."
-        return f"The caption may be wrong: {self.caption}."
+        guidance = self.guidance
+        if guidance is None or guidance.certainty == "confident":
+            return sentence(self.caption)
+        if guidance.certainty == "hedged":
+            return f"Maybe {self.caption}."
+        return may_be(guidance.sure_of) if guidance.sure_of else ""
+
+    @property
+    def note(self) -> str | None:
+        """For the person using the alt text, whenever it is not a confident sentence: why, and what to do."""
+        guidance = self.guidance
+        if guidance is None or guidance.certainty == "confident":
+            return None
+        if guidance.kind.kind == "graphic":
+            return ("This does not look like a photo (a chart, a drawing, a screenshot?): the model cannot describe "
+                    "it. Write its alt text yourself.")
+        if guidance.certainty == "hedged":
+            return "The model is not sure of this sentence, so the alt text begins with \"Maybe\". Check it."
+        if guidance.sure_of:
+            return "The model is unsure what this image shows, so the alt text says only what it is fairly sure of."
+        return "The model cannot describe this image reliably. Write its alt text yourself."
 
     def as_dict(self) -> dict:
         """The JSON the API answers with."""
@@ -112,6 +126,12 @@ class CaptionResult:
             result.update({
                 "confidence": round(guidance.confidence, 3),
                 "unsure": guidance.unsure,
+                "certainty": guidance.certainty,
+                "note": self.note,
+                "photo": guidance.kind.photo,
+                "kind": guidance.kind.kind,
+                "novelty": round(guidance.novelty, 3),
+                "person_detected": guidance.person_detected,
                 "objects": [o.as_dict() for o in guidance.objects],
                 "named": None if guidance.tag is None else guidance.tag.word,
                 "guided": guidance.guided,
@@ -133,7 +153,8 @@ class Captioner:
     Safe to share between threads, and it works on at most PHOTOS_AT_ONCE photos at a time.
     """
 
-    def __init__(self, model_dir: str | Path, encoder=None, encoder_threads: int | None = None):
+    def __init__(self, model_dir: str | Path, encoder=None, encoder_threads: int | None = None,
+                 load_guidance: bool = True):
         folder = Path(model_dir)
         self.card = load_card(folder)
         self.vocab = Vocabulary.load(folder / VOCAB_FILE)
@@ -145,10 +166,15 @@ class Captioner:
                                      f"--model {folder} (needs requirements-train.txt)")
             encoder = OnnxEncoder(folder / ONNX_ENCODER_FILE, get_encoder_spec(self.encoder_name), encoder_threads)
         self.encoder = encoder
-        self.guidance = None
-        if (folder / OBJECTS_FILE).is_file():
+        self.guidance = None  # without load_guidance too: fitting guidance needs only the encoder
+        if load_guidance and (folder / OBJECTS_FILE).is_file():
             recogniser = ObjectRecogniser.from_file(folder / OBJECTS_FILE)
-            self.guidance = Guidance(self.vocab, recogniser, GuidanceConfig.from_card(self.card.get("guidance")))
+            novelty = NoveltyIndex.from_file(folder / NOVELTY_FILE) if (folder / NOVELTY_FILE).is_file() else None
+            detector = None
+            if (folder / FACE_DETECTOR_FILE).is_file() and (folder / POSE_DETECTOR_FILE).is_file():
+                detector = PersonDetector(folder / FACE_DETECTOR_FILE, folder / POSE_DETECTOR_FILE)
+            self.guidance = Guidance(self.vocab, recogniser, GuidanceConfig.from_card(self.card.get("guidance")),
+                                     novelty, detector)
         self._check_shapes(folder)
         self._photos_at_once = threading.BoundedSemaphore(PHOTOS_AT_ONCE)
 
@@ -163,6 +189,9 @@ class Captioner:
         if self.guidance is not None:
             expected["the object recogniser's feature size vs the decoder's"] = (
                 self.guidance.recogniser.classifier_kernel.shape[0], decoder.feature_size)
+        if self.guidance is not None and self.guidance.novelty is not None:
+            expected["the novelty index's feature size vs the decoder's"] = (
+                self.guidance.novelty.feature_size, decoder.feature_size)
         for what, (a, b) in expected.items():
             if a != b:
                 raise CaptionerError(f"the model in {folder} does not fit together: {what}: {a} != {b}")
@@ -172,9 +201,13 @@ class Captioner:
         return self.card["encoder"]["name"]
 
     def warm_up(self) -> None:
-        """Run one blank photo through, so the first real request does not pay for graph tracing (~0.8 s)."""
+        """Run one blank photo through, and the person detector once, so the first real request does not pay for
+        their sessions' first runs (~0.8 s)."""
         side = self.encoder.spec.input_size
-        self.describe_features(self.encoder.encode(np.zeros((1, side, side, 3), np.uint8)), ["blank"])
+        blank = np.zeros((1, side, side, 3), np.uint8)
+        self.describe_features(self.encoder.encode(blank), ["blank"], pixels=blank)
+        if self.guidance is not None and self.guidance.detector is not None:
+            self.guidance.detector.scores(blank[0])
 
     def _plain_candidates(
         self, features: np.ndarray, beam_size: int | None = None, length_penalty: float | None = None
@@ -186,23 +219,58 @@ class Captioner:
 
     def describe_features(self, features: np.ndarray, sources: list[str], beam_size: int | None = None,
                           length_penalty: float | None = None, guided: bool = True,
-                          config: GuidanceConfig | None = None) -> list[CaptionResult]:
+                          config: GuidanceConfig | None = None, pixels=None) -> list[CaptionResult]:
         """Each photo's :class:`CaptionResult`; with a recogniser (and ``guided``), by :mod:`captioner.guidance`'s
-        rules: person words banned where no person is likely, the confident tag named, a confidence.
-        ``config`` replaces the card's thresholds (as :mod:`captioner.guidance.fitting` tries them)."""
+        rules: what is not a photo said plainly, person words only where a person is evidenced, the confident tag
+        named, a confidence that falls on photos unlike Flickr8k's. ``config`` replaces the card's thresholds (as
+        :mod:`captioner.guidance.fitting` tries them). ``pixels``, the encoder's input (an array, or a function of
+        the row that loads it), lets the pixel rules and the person detector run; without it every image is taken
+        for a photo and no detector runs."""
         if self.guidance is None or not guided:
-            return [CaptionResult(s, c) for s, c in zip(sources, self._plain_candidates(features, beam_size, length_penalty))]
+            plain = self._plain_candidates(features, beam_size, length_penalty)
+            return [CaptionResult(source, candidates) for source, candidates in zip(sources, plain)]
         guidance = self.guidance
         config = config or guidance.config
         beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
-        search = (self.decoder, features, self.vocab.max_length, beam_size, length_penalty)
-        seen = guidance.recognise(features)  # once: the tags, bans and confidence all read it
-        people = guidance.person_probability(seen)
+        seen = guidance.recognise(features)  # once: the tags, bans, novelty and confidence all read it
         objects = guidance.top_objects(seen)
         tags = [guidance.choose_tag(o, config.tag_threshold) for o in objects]
-        banned = guidance.banned_words(seen, config, tags)
-        results = beam_search(*search, banned=banned)
-        # Only photos whose plain caption misses their tag pay for the constrained search (twice the beams).
+        detected = guidance.detect_people(seen, config, pixels)
+        results, missing = self._search_naming_tags(features, tags, guidance.banned_words(seen, config, tags, detected),
+                                                    beam_size, length_penalty)
+        people = guidance.person_probability(seen)
+        described = []
+        for i, (source, candidates) in enumerate(zip(sources, results)):
+            kind = PHOTO if pixels is None else classify(pixels(i) if callable(pixels) else pixels[i],
+                                                         float(seen.novelty[i]))
+            if not kind.photo:
+                described.append(not_a_photo(source, kind, float(seen.novelty[i])))
+                continue
+            tag, guided_here = tags[i], i in missing
+            if tag is not None and candidates and not guidance.names_tag(candidates[0].ids, tag):
+                tag = None  # the search could not say it either
+            best = candidates[0] if candidates else Candidate([], 0.0)
+            evidence = guidance.confidence_inputs(best.log_prob / (len(best.ids) + 1),
+                                                  tag.probability if tag else 0.0, guided_here, float(people[i]))
+            confidence = guidance.confidence(evidence, config, float(seen.novelty[i]))
+            certainty = guidance.certainty(confidence, config)
+            ran_detector = detected is not None and bool(guidance.needs_detector(seen, config)[i])
+            answer = GuidedCaption(
+                objects=objects[i], tag=tag, guided=guided_here, person_probability=float(people[i]),
+                confidence=confidence, unsure=certainty != "confident", evidence=tuple(map(float, evidence)),
+                tried=tags[i], ids=tuple(best.ids), certainty=certainty, novelty=float(seen.novelty[i]),
+                sure_of=guidance.sure_thing(objects[i], config) if certainty == "unsure" else None,
+                person_detected=bool(detected[i]) if ran_detector else None)
+            captions = [(" ".join(guidance.caption_words(c.ids, tag)), c.log_prob) for c in candidates]
+            described.append(CaptionResult(source, captions, guidance=answer))
+        return described
+
+    def _search_naming_tags(self, features: np.ndarray, tags: list, banned: np.ndarray, beam_size: int,
+                            length_penalty: float) -> tuple[list[list[Candidate]], list[int]]:
+        """Beam search with the bans; then, only for photos whose best caption misses their tag, the constrained
+        search that names it (twice the beams). Returns each photo's candidates and the rows searched again."""
+        guidance = self.guidance
+        results = beam_search(self.decoder, features, self.vocab.max_length, beam_size, length_penalty, banned=banned)
         missing = [i for i, (tag, found) in enumerate(zip(tags, results))
                    if tag is not None and found and not guidance.names_tag(found[0].ids, tag)]
         if missing:
@@ -214,22 +282,7 @@ class Captioner:
                                          length_penalty, banned=banned[rows], required=required)
             for i, found in zip(missing, guided_results):
                 results[i] = found
-        described = []
-        for i, (source, candidates) in enumerate(zip(sources, results)):
-            tag, guided_here = tags[i], i in missing
-            if tag is not None and candidates and not guidance.names_tag(candidates[0].ids, tag):
-                tag = None  # the search could not say it either
-            best = candidates[0] if candidates else Candidate([], 0.0)
-            evidence = guidance.confidence_inputs(best.log_prob / (len(best.ids) + 1),
-                                                  tag.probability if tag else 0.0, guided_here, float(people[i]))
-            confidence = guidance.confidence(evidence, config)
-            described.append(CaptionResult(source, [(" ".join(guidance.caption_words(c.ids, tag)), c.log_prob)
-                                                    for c in candidates],
-                                           guidance=GuidedCaption(objects[i], tag, guided_here, float(people[i]),
-                                                                  confidence, confidence < config.confidence_threshold,
-                                                                  tuple(map(float, evidence)), tags[i],
-                                                                  tuple(best.ids))))
-        return described
+        return results, missing
 
     def search_settings(self, beam_size: int | None, length_penalty: float | None) -> tuple[int, float]:
         """The given beam width and length penalty, or the model's defaults for those not given."""
@@ -242,11 +295,11 @@ class Captioner:
         """One photo's :class:`CaptionResult`, with where the time went; ImageError for bad bytes."""
         with self._photos_at_once:
             started = time.perf_counter()
-            pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
+            pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels, min_side=MIN_SIDE)
             decoded = time.perf_counter()
             features = self.encoder.encode(pixels[None])
             encoded = time.perf_counter()
-            result = self.describe_features(features, ["<bytes>"], beam_size, length_penalty)[0]
+            result = self.describe_features(features, ["<bytes>"], beam_size, length_penalty, pixels=pixels[None])[0]
             done = time.perf_counter()
         milliseconds = lambda a, b: round((b - a) * 1000, 1)  # noqa: E731
         result.timing_ms = {"decode_image": milliseconds(started, decoded), "encode": milliseconds(decoded, encoded),
@@ -258,12 +311,14 @@ class Captioner:
         """The caption and, for each of its words, an occlusion map over a ``grid x grid`` of the photo."""
         with self._photos_at_once:
             started = time.perf_counter()
-            pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels)
+            pixels = load_rgb(data, (self.encoder.spec.input_size,) * 2, max_pixels, min_side=MIN_SIDE)
             features = self.encoder.encode(pixels[None])
             # The caption the page shows (guided, where the model can be): its words as shown, the decoder's own
-            # words (a stand-in where the shown word is one it never learned) to score.
-            result = self.describe_features(features, ["<bytes>"], beam_size)[0]
-            words = result.caption.split() if result.caption else []
+            # words (a stand-in where the shown word is one it never learned) to score. What is not a photo was
+            # described without the decoder, so no word of it came from a place in the image.
+            result = self.describe_features(features, ["<bytes>"], beam_size, pixels=pixels[None])[0]
+            photo = result.guidance is None or result.guidance.kind.photo
+            words = result.caption.split() if result.caption and photo else []
             ids = list(result.guidance.ids) if result.guidance is not None else self.vocab.encode(words)[1:-1]
             explanation = explain(self.encoder, self.decoder, pixels, features, ids, words, grid)
         return {
@@ -283,13 +338,26 @@ class Captioner:
         The next batch's photos are decoded while this one is encoded and captioned.
         """
         size = (self.encoder.spec.input_size,) * 2
-        for good, pixels, errors in load_in_batches(sources, size, batch_size):
+        for good, pixels, errors in load_in_batches(sources, size, batch_size, min_side=MIN_SIDE):
             results = {i: CaptionResult(_label(sources[i]), error=error) for i, error in errors.items()}
             if good:
                 described = self.describe_features(self.encoder.encode(pixels), [_label(sources[i]) for i in good],
-                                                   beam_size)
+                                                   beam_size, pixels=pixels)
                 results.update(zip(good, described))
             yield from (results[i] for i in sorted(results))  # the batch, in the order given
+
+
+PHOTO = ImageKind("photo")
+
+
+def not_a_photo(source: str, kind: ImageKind, novelty: float) -> CaptionResult:
+    """The answer for an image that is not a photo: what can truly be said of it, with certainty; for a graphic,
+    nothing but that it is not a photo, and that a person must describe it."""
+    if kind.description:
+        answer = GuidedCaption(confidence=1.0, certainty="confident", novelty=novelty, kind=kind)
+        return CaptionResult(source, [(kind.description, 0.0)], guidance=answer)
+    answer = GuidedCaption(confidence=0.0, unsure=True, certainty="unsure", novelty=novelty, kind=kind)
+    return CaptionResult(source, [("an image that does not look like a photo", 0.0)], guidance=answer)
 
 
 def _label(source: str | Path | bytes) -> str:

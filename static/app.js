@@ -22,7 +22,6 @@ document.addEventListener("DOMContentLoaded", () => {
   const heading = $("answer-heading");
   const caption = $("caption");
   const unsure = $("unsure");
-  const altText = $("alt-text");
   const confidence = $("confidence");
   const objects = $("objects");
   const candidates = $("candidates");
@@ -43,7 +42,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const canCopy = Boolean(navigator.clipboard) || Boolean(document.queryCommandSupported?.("copy"));
   form.noValidate = true; // a folder or a drop leaves the file input empty; the submit handler checks instead
   folder.closest(".folder").hidden = false; // folders need this script
-  copy.hidden = !canCopy || !caption.textContent.trim();
+  copy.hidden = !canCopy || !caption.dataset.alt;
 
   let turn = 0;
   let inFlight = new AbortController();
@@ -179,10 +178,13 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 
   function showAnswer(data) {
-    caption.textContent = data.caption;
-    preview.alt = `Your photo: ${data.alt_text}`;
-    altText.textContent = data.alt_text;
-    unsure.hidden = !data.unsure;
+    // The answer is the alt text, as sure as the model is (never the doubted sentence); without one, the note
+    // saying what to do instead. The note also says why an alt text is hedged or short.
+    caption.textContent = data.alt_text || data.note || "";
+    caption.dataset.alt = data.alt_text || "";
+    preview.alt = data.alt_text ? `Your photo: ${data.alt_text}` : "Your photo";
+    unsure.textContent = data.note || "";
+    unsure.hidden = !(data.alt_text && data.note);
     confidence.textContent = data.confidence === undefined ? ""
       : `Confidence ${Math.round(data.confidence * 100)}% that the caption names the right things.`;
     const seen = (data.objects || []).filter((o) => o.probability >= 0.1);
@@ -197,7 +199,7 @@ document.addEventListener("DOMContentLoaded", () => {
       return item;
     }));
     timing.textContent = `Captioned in ${data.timing_ms.total} ms (beam ${data.model.beam}).`;
-    copy.hidden = !canCopy;
+    copy.hidden = !canCopy || !data.alt_text;
     answer.hidden = false;
     // The answer is below the form: bring it into view and move focus there, so keyboard and screen-reader
     // users land on it (the submit button they were on is disabled while the request runs).
@@ -222,6 +224,7 @@ document.addEventListener("DOMContentLoaded", () => {
       const alt = row.insertCell();
       alt.className = "waiting";
       alt.textContent = "Not captioned yet";
+      row.insertCell().className = "confidence";
       row.insertCell();
       return row;
     }));
@@ -255,7 +258,7 @@ document.addEventListener("DOMContentLoaded", () => {
           const response = await fetch("/api/caption", { method: "POST", body: photoForm(files[index]), signal });
           const data = await response.json();
           if (mine !== turn) return;
-          fillRow(batchRows.rows[index], response.ok ? data.alt_text : null, data.error);
+          fillRow(batchRows.rows[index], response.ok ? data : null, data.error);
         } catch (failure) {
           if (failure.name === "AbortError" || mine !== turn) return;
           fillRow(batchRows.rows[index], null, "The server could not be reached.");
@@ -271,10 +274,17 @@ document.addEventListener("DOMContentLoaded", () => {
     batchStatus.textContent = `Captioned ${files.length} photos.`;
   }
 
-  function fillRow(row, alt, problem) {
+  // A row shows the alt text (or, where there is none, what to do instead), and how sure the model is of it.
+  function fillRow(row, data, problem) {
     const cell = row.cells[2];
-    cell.className = alt ? "alt" : "error";
-    cell.textContent = alt || problem || "No caption.";
+    const alt = data ? data.alt_text : "";
+    cell.className = !data ? "error" : alt ? "alt" : "note";
+    cell.textContent = !data ? problem || "No caption." : alt || data.note || "";
+    row.dataset.alt = alt;
+    row.dataset.confidence = data && data.confidence !== undefined ? data.confidence : "";
+    row.dataset.unsure = data && data.unsure !== undefined ? String(data.unsure) : "";
+    row.cells[3].textContent = data && data.confidence !== undefined
+      ? `${Math.round(data.confidence * 100)}%${data.unsure ? " (unsure)" : ""}` : "";
     if (!alt || !canCopy) return;
     const button = document.createElement("button");
     button.type = "button";
@@ -282,7 +292,7 @@ document.addEventListener("DOMContentLoaded", () => {
     button.textContent = "Copy";
     button.setAttribute("aria-label", `Copy the alt text of ${row.cells[1].textContent}`);
     button.addEventListener("click", () => copyText(alt, button));
-    row.cells[3].replaceChildren(button);
+    row.cells[4].replaceChildren(button);
   }
 
   // A spreadsheet runs a cell that starts with = + - @ or a tab as a formula (OWASP: CSV injection): such a
@@ -291,11 +301,14 @@ document.addEventListener("DOMContentLoaded", () => {
   const csvCell = (text) => `"${csvSafe(text).replaceAll('"', '""')}"`;
 
   download.addEventListener("click", () => {
-    const lines = [["image", "alt_text", "error"].join(",")];
+    const lines = [["image", "alt_text", "confidence", "unsure", "note", "error"].join(",")];
     for (const row of batchRows.rows) {
-      const ok = row.cells[2].className === "alt";
+      const failed = row.cells[2].className === "error";
       const text = row.cells[2].textContent;
-      lines.push([row.cells[1].textContent, ok ? text : "", ok ? "" : text].map(csvCell).join(","));
+      const alt = row.dataset.alt || "";
+      const note = !failed && !alt ? text : "";
+      lines.push([row.cells[1].textContent, alt, row.dataset.confidence || "", row.dataset.unsure || "", note,
+        failed ? text : ""].map(csvCell).join(","));
     }
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" }));
@@ -367,7 +380,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   copy.addEventListener("click", async () => {
-    const alt = altText.textContent.trim() || caption.textContent.trim();
+    const alt = caption.dataset.alt.trim();
     if (!alt) return;
     copied.textContent = (await copyText(alt)) ? "Copied." : `Copy this: ${alt}`;
   });

@@ -31,7 +31,7 @@ def test_every_operation_has_an_id_and_documents_the_500(spec):
 
 
 def test_every_example_fits_its_schema(spec):
-    jsonschema = pytest.importorskip("jsonschema", reason="pip install -r requirements-dev.txt")
+    schemas = pytest.importorskip("openapi_schema_validator", reason="pip install -r requirements-dev.txt")
     examples = 0
     for path, method, op in operations(spec):
         for status, response in op["responses"].items():
@@ -40,7 +40,8 @@ def test_every_example_fits_its_schema(spec):
                 values += [e["value"] for e in media.get("examples", {}).values()]
                 for value in values:
                     examples += 1
-                    jsonschema.validate(value, {**media["schema"], "components": spec["components"]})
+                    # OpenAPI 3.0's schemas (its "nullable"), not plain JSON Schema's
+                    schemas.OAS30Validator({**media["schema"], "components": spec["components"]}).validate(value)
     assert examples >= 10  # a caption, health, and the error statuses
 
 
@@ -71,7 +72,7 @@ def test_the_docs_page_loads_swagger_ui_from_the_app_itself(client):
 
 def photo() -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), (200, 30, 30)).save(buffer, "JPEG")
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, "JPEG")
     return buffer.getvalue()
 
 

@@ -17,9 +17,10 @@ def module_name(path: Path) -> str:
     return ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
 
 
-def imported_modules(path: Path, known: set[str]) -> set[str]:
+def imported_modules(path: Path, known: set[str] | None = None) -> set[str]:
     """The package's modules that ``path`` imports anywhere in it (in functions too), except under
-    ``if TYPE_CHECKING:``, which runs only for type checkers."""
+    ``if TYPE_CHECKING:``, which runs only for type checkers; with ``known`` None, every module name it imports from
+    the package (``from .x import y`` as ``captioner....x``), whether it exists or not."""
     here = module_name(path).split(".")
     package = here if path.name == "__init__.py" else here[:-1]
     found = set()
@@ -33,11 +34,14 @@ def imported_modules(path: Path, known: set[str]) -> set[str]:
             base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
             source = ".".join(part for part in (base, node.module or "") if part)
             found.add(source)
-            found.update(f"{source}.{alias.name}" for alias in node.names)  # ``from . import module``
+            if known is not None:
+                found.update(f"{source}.{alias.name}" for alias in node.names)  # ``from . import module``
         for child in ast.iter_child_nodes(node):
             visit(child)
 
     visit(ast.parse(path.read_text()))
+    if known is None:
+        return {name for name in found if name.split(".")[0] == "captioner"}
     return {name for name in found if name in known}
 
 
@@ -48,6 +52,14 @@ def graph() -> dict[str, set[str]]:
     paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     known = set(paths) - {"captioner"}
     return {name: imported_modules(path, known) - {name} for name, path in paths.items() if name != "captioner"}
+
+
+def test_every_import_of_the_package_names_a_module_that_exists():
+    """Imports inside functions run only when called: a moved module's old name would fail then, not on import."""
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    missing = {module_name(path): sorted(imported_modules(path) - modules)
+               for path in PACKAGE.rglob("*.py") if imported_modules(path) - modules}
+    assert missing == {}
 
 
 def test_imports_run_one_way(graph):

@@ -10,7 +10,7 @@ chosen is what serving does. Every figure here is on Flickr8k's dev split; the t
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -18,10 +18,12 @@ import numpy as np
 
 from ..data import CaptionSet, load_captions, split_images
 from ..features import extract_features
+from ..images import load_rgb
 from ..metrics import caption_correct, chair, concept_f1, people_figures, score_captions
-from ..model_folder import OBJECTS_FILE, load_card, write_card
+from ..model_folder import NOVELTY_FILE, OBJECTS_FILE, load_card, write_card
 from ..serving import Captioner, CaptionResult
 from .concepts import OBJECT_GROUPS, named_by, without_concepts
+from .novelty import SHRINKAGE, NoveltyIndex
 from .recognition import ObjectRecogniser, fit_concept_probes, imagenet_classifier
 from .rules import GuidanceConfig, fit_calibration
 
@@ -37,6 +39,13 @@ PEOPLE_STILL_NAMED_FLOOR = 0.95
 LOWEST_TAG_THRESHOLD = 0.5
 # How likely a probed thing must be for its words to be said (0: always); dev CIDEr chooses among these.
 OBJECT_WORD_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+# Person evidence and wording, chosen on dev and ood-dev together (experiments/honesty_experiment.py --sweep):
+# the probe alone lets person words through on photos no rarer than this share of Flickr8k dev's...
+TYPICAL_NOVELTY = 0.9
+# ...elsewhere a face or person detector must see someone, and the probe give at least this.
+PERSON_DETECTED_THRESHOLD = 0.5
+# How sure an answer must be to be said, and how rarity lowers it (GuidanceConfig's fields of the same names).
+WORDING = {"rare_share": 0.1, "confidence_threshold": 0.4, "sure_threshold": 0.6, "sure_thing_threshold": 0.5}
 
 
 @dataclass
@@ -44,11 +53,20 @@ class SplitData:
     names: list[str]
     features: np.ndarray
     references: dict[str, list[str]]
+    paths: list[Path] = field(default_factory=list)
+    input_size: int = 0  # the encoder's, for the pixels the pixel rules and the person detector read
+    _pixels: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def named(self) -> list[set[str]]:
         """Each photo's concepts, as any of its references names them."""
         return [named_by(self.references[n]) for n in self.names]
+
+    def pixels(self, row: int) -> np.ndarray:
+        """One photo as the encoder gets it, loaded when first asked for and kept (decodings ask again)."""
+        if row not in self._pixels:
+            self._pixels[row] = load_rgb(self.paths[row], (self.input_size,) * 2)
+        return self._pixels[row]
 
 
 def split_data(captioner: Captioner, data: CaptionSet, split: str, cache_dir: Path | None = None,
@@ -57,14 +75,15 @@ def split_data(captioner: Captioner, data: CaptionSet, split: str, cache_dir: Pa
     names = without_concepts(split_images(data, split, limit), data.captions, leave_out)
     features = extract_features(captioner.encoder, {n: data.image_path(n) for n in names}, cache_dir, progress=False)
     names = [n for n in names if n in features]
-    return SplitData(names, np.stack([features[n] for n in names]), {n: data.captions[n] for n in names})
+    return SplitData(names, np.stack([features[n] for n in names]), {n: data.captions[n] for n in names},
+                     [data.image_path(n) for n in names], captioner.encoder.spec.input_size)
 
 
 def fit_probes(model_dir: str | Path, data_root: str | Path | None = None, cache_dir: Path | None = None,
                   concepts: Sequence[str] = tuple(OBJECT_GROUPS), limit: int | None = None) -> ObjectRecogniser:
     """Fit one probe per concept on the train split's features (its first ``limit`` photos, if given: a decoder
     trained on a subset gets probes from the same subset) and save them beside the ImageNet classifier."""
-    captioner = Captioner(model_dir)
+    captioner = Captioner(model_dir, load_guidance=False)  # what it writes replaces what is there
     train = split_data(captioner, load_captions(data_root), "train", cache_dir, limit)
     concepts = ["person", *[c for c in concepts if c != "person"]]
     kernel, bias = fit_concept_probes(train.features, train.named, concepts)
@@ -77,12 +96,41 @@ def fit_probes(model_dir: str | Path, data_root: str | Path | None = None, cache
     return recogniser
 
 
+def fit_novelty(model_dir: str | Path, data_root: str | Path | None = None, cache_dir: Path | None = None,
+                limit: int | None = None) -> NoveltyIndex:
+    """The novelty index of the model's training photos (those it was trained on: held-out concepts' left out),
+    with the dev photos' distances as its scale, saved as ``novelty.npz``."""
+    captioner = Captioner(model_dir, load_guidance=False)
+    held_out = captioner.card.get("data", {}).get("held_out_concepts", [])
+    data = load_captions(data_root)
+    train = split_data(captioner, data, "train", cache_dir, limit, leave_out=held_out)
+    dev = split_data(captioner, data, "dev", cache_dir, limit, leave_out=held_out)
+    index = NoveltyIndex.fit(train.features, dev.features)
+    index.save(Path(model_dir) / NOVELTY_FILE)
+    card = load_card(model_dir, verify=False)
+    card["novelty"] = {"file": NOVELTY_FILE, "distance": "Mahalanobis, L2-normalised features, covariance shrunk "
+                       f"{SHRINKAGE} towards the identity", "fitted_on": f"train ({len(train.names)} photos)",
+                       "percentiles_of": f"dev ({len(dev.names)} photos)"}
+    write_card(model_dir, card)
+    return index
+
+
 def decode_with(captioner: Captioner, data: SplitData, config: GuidanceConfig) -> list[CaptionResult]:
-    return captioner.describe_features(data.features, data.names, config=config)
+    """The split's captions as serving would give them with ``config`` (the pixel rules and detector included)."""
+    return captioner.describe_features(data.features, data.names, config=config, pixels=data.pixels)
 
 
 def per_photo(choose: Sequence[bool], when_true: Sequence, when_false: Sequence) -> list:
     return [a if c else b for c, a, b in zip(choose, when_true, when_false)]
+
+
+def evidence_rule(captioner: Captioner) -> dict:
+    """The person-evidence rule's settings for a model with a novelty index and a person detector; none (the probe
+    alone, as before) for one without."""
+    guidance = captioner.guidance
+    if guidance.novelty is None or guidance.detector is None:
+        return {}
+    return {"typical_novelty": TYPICAL_NOVELTY, "person_detected_threshold": PERSON_DETECTED_THRESHOLD}
 
 
 def choose_person_threshold(person_rows: Sequence[dict], plain_named: float) -> float:
@@ -111,22 +159,33 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
     dev = split_data(captioner, data, "dev", cache_dir, limit, leave_out=held_out)
     references = [dev.references[n] for n in dev.names]
     named = dev.named
+    guidance = captioner.guidance
     plain = decode_with(captioner, dev, GuidanceConfig(tag_threshold=2.0, person_threshold=0.0))  # no tag, no ban
     banned_everywhere = decode_with(captioner, dev, GuidanceConfig(tag_threshold=2.0, person_threshold=2.0))
-    people = captioner.guidance.person_probability(captioner.guidance.recognise(dev.features))
+    # Person words by the evidence rule, where the model has a novelty index and detectors; else the probe alone.
+    evidence = evidence_rule(captioner)
+    seen = guidance.recognise(dev.features)
+    detected = guidance.detect_people(seen, GuidanceConfig(person_threshold=2.0, **evidence), dev.pixels)
+
+    def allowed_at(threshold: float) -> np.ndarray:
+        return guidance.person_allowed(seen, GuidanceConfig(person_threshold=threshold, **evidence), detected)
 
     person_rows = []
     for threshold in np.round(np.arange(0.05, 0.95, 0.05), 2):
-        captions = [r.caption for r in per_photo(people < threshold, banned_everywhere, plain)]
+        captions = [r.caption for r in per_photo(allowed_at(threshold), plain, banned_everywhere)]
         person_rows.append({"person_threshold": float(threshold), **people_figures(captions, references)})
+    # The loss is counted from what the evidence rule names with no probe threshold at all (without the rule, the
+    # plain search): the rule's own cost was weighed when it was chosen, on dev and ood-dev together.
+    unbanned = per_photo(allowed_at(0.0), plain, banned_everywhere)
     person_threshold = choose_person_threshold(
-        person_rows, people_figures([r.caption for r in plain], references)["person_still_named"])
+        person_rows, people_figures([r.caption for r in unbanned], references)["person_still_named"])
 
     # Tags: guided captions for every photo whose top tag is at least the lowest threshold tried; a photo
     # below a higher threshold gets its unguided caption (with the chosen ban) instead.
     lowest = LOWEST_TAG_THRESHOLD
-    everywhere = decode_with(captioner, dev, GuidanceConfig(tag_threshold=lowest, person_threshold=person_threshold))
-    unguided = per_photo(people < person_threshold, banned_everywhere, plain)
+    chosen_people = GuidanceConfig(person_threshold=person_threshold, **evidence, **(WORDING if evidence else {}))
+    everywhere = decode_with(captioner, dev, dataclasses.replace(chosen_people, tag_threshold=lowest))
+    unguided = per_photo(allowed_at(person_threshold), plain, banned_everywhere)
     tag_probability = np.array([r.guidance.tried.probability if r.guidance.tried else 0.0 for r in everywhere])
     base = {**score_captions(dict(zip(dev.names, [r.caption for r in unguided])), dev.references, meteor=False),
             **chair([r.caption for r in unguided], named)}
@@ -140,7 +199,7 @@ def choose_guidance(model_dir: str | Path, data_root: str | Path | None = None, 
                          **chair(captions, named)})
     tag_threshold = max(tag_rows, key=lambda r: (r["cider"], -r["tag_threshold"]))["tag_threshold"]
 
-    config = GuidanceConfig(tag_threshold=tag_threshold, person_threshold=person_threshold)
+    config = dataclasses.replace(chosen_people, tag_threshold=tag_threshold)
     served, pseudo_rows = served_at[tag_threshold], []
     if captioner.card.get("data", {}).get("pseudo_captions") and held_out:
         # First the pseudo-learned words' own ban: without it such a decoder says them everywhere, and the ban on

@@ -47,6 +47,7 @@ class Recognition:
 
     words: np.ndarray  # (photos, words): each ImageNet word's probability
     concepts: np.ndarray  # (photos, concepts): each concept probe's probability
+    novelty: np.ndarray | None = None  # (photos,): how unlike the training photos (.novelty), where an index is
 
 
 class ObjectRecogniser:

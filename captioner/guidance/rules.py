@@ -23,6 +23,7 @@ the dev split (``python -m captioner guide``, :mod:`.fitting`) and recorded in t
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -30,6 +31,9 @@ import numpy as np
 from .. import CaptionerError
 from ..text import Vocabulary
 from .concepts import OBJECT_GROUPS, PERSON_WORDS, article, joined, objects_named, plural
+from .kinds import ImageKind
+from .novelty import NoveltyIndex
+from .people import PersonDetector
 from .recognition import ObjectRecogniser, RecognisedObject, Recognition, fit_logistic, imagenet_words
 
 
@@ -47,6 +51,17 @@ class GuidanceConfig:
     pseudo_word_threshold: float = 0.0
     # every other probed thing's words are said only where a thing they name is this probable (0: always)
     object_word_threshold: float = 0.0
+    # Person words need evidence: the probe at ``person_threshold`` suffices where the photo is typical of Flickr8k
+    # (novelty at most ``typical_novelty``); elsewhere a detector must see someone and the probe give at least
+    # ``person_detected_threshold``. The defaults (1.0, above 1) are the probe alone everywhere.
+    typical_novelty: float = 1.0
+    person_detected_threshold: float = 1.01
+    # The rarest ``rare_share`` of Flickr8k dev's photos have their confidence scaled down by their rarity (0: none).
+    rare_share: float = 0.0
+    # Below ``confidence_threshold`` an answer is unsure: it says only a thing at least ``sure_thing_threshold``
+    # probable ("May be a cheetah."), or nothing; from there up to ``sure_threshold`` it is hedged ("Maybe ...").
+    sure_threshold: float = 0.0
+    sure_thing_threshold: float = 0.5
 
     @classmethod
     def from_card(cls, entry: dict | None) -> "GuidanceConfig":
@@ -73,10 +88,13 @@ class Tag:
 
 
 class Guidance:
-    """Tags, bans and confidence for a model: its vocabulary, recogniser and recorded thresholds (``config``)."""
+    """Tags, bans and confidence for a model: its vocabulary, recogniser and recorded thresholds (``config``), and
+    where the model folder has them, its novelty index and person detector."""
 
-    def __init__(self, vocab: Vocabulary, recogniser: ObjectRecogniser, config: GuidanceConfig):
+    def __init__(self, vocab: Vocabulary, recogniser: ObjectRecogniser, config: GuidanceConfig,
+                 novelty: NoveltyIndex | None = None, detector: PersonDetector | None = None):
         self.vocab, self.recogniser, self.config = vocab, recogniser, config
+        self.novelty, self.detector = novelty, detector
         self.person_ids = sorted(vocab.index[w] for w in PERSON_WORDS if w in vocab.index)
         self.group_of_word = {w: g for g, members in OBJECT_GROUPS.items() if g != "person" for w in members}
         self.thing_word_ids, self.things_named = self._thing_words()
@@ -89,8 +107,11 @@ class Guidance:
     # --- what is in the photo ----------------------------------------------------------------------------
 
     def recognise(self, features: np.ndarray) -> Recognition:
-        """The ImageNet layer's words and the concept probes over a batch of features: one pass, for every rule."""
-        return self.recogniser.recognise(features)
+        """The ImageNet layer's words, the concept probes and the novelty over a batch of features: one pass, for
+        every rule. Without a novelty index every photo counts as typical (0)."""
+        seen = self.recogniser.recognise(features)
+        novelty = self.novelty.novelty(features) if self.novelty is not None else np.zeros(len(features))
+        return dataclasses.replace(seen, novelty=novelty)
 
     def top_objects(self, seen: Recognition, top: int = 5) -> list[list[RecognisedObject]]:
         """Each photo's most probable things: concept probes' and ImageNet words', one entry per thing."""
@@ -119,10 +140,36 @@ class Guidance:
     def person_probability(self, seen: Recognition) -> np.ndarray:
         return seen.concepts[:, self.recogniser.concepts.index("person")]
 
-    def person_word_ban(self, person_probability: np.ndarray, threshold: float) -> np.ndarray:
-        """(photos, vocabulary): person words banned where the person probe is below ``threshold``."""
-        mask = np.zeros((len(person_probability), len(self.vocab)), bool)
-        mask[np.ix_(person_probability < threshold, self.person_ids)] = True
+    def probe_suffices(self, seen: Recognition, config: GuidanceConfig) -> np.ndarray:
+        """(photos,): where the person probe alone lets person words through: confident, on a typical photo."""
+        return (self.person_probability(seen) >= config.person_threshold) & (seen.novelty <= config.typical_novelty)
+
+    def needs_detector(self, seen: Recognition, config: GuidanceConfig) -> np.ndarray:
+        """(photos,): where the probe leans to a person but does not suffice alone: a detector decides."""
+        leans = self.person_probability(seen) >= config.person_detected_threshold
+        return leans & ~self.probe_suffices(seen, config)
+
+    def person_allowed(self, seen: Recognition, config: GuidanceConfig, detected: np.ndarray | None) -> np.ndarray:
+        """(photos,): where person words may be said; ``detected`` is where a detector saw someone (None: nowhere)."""
+        allowed = self.probe_suffices(seen, config)
+        if detected is not None:
+            allowed = allowed | (detected & (self.person_probability(seen) >= config.person_detected_threshold))
+        return allowed
+
+    def detect_people(self, seen: Recognition, config: GuidanceConfig, pixels) -> np.ndarray | None:
+        """(photos,): whether a detector sees someone, run only where :meth:`needs_detector` (False elsewhere);
+        None without a detector or pixels. ``pixels`` is the encoder's input, an array or a function of the row."""
+        if self.detector is None or pixels is None:
+            return None
+        detected = np.zeros(len(seen.concepts), bool)
+        for row in np.flatnonzero(self.needs_detector(seen, config)):
+            detected[row] = self.detector.sees_person(pixels(row) if callable(pixels) else pixels[row])
+        return detected
+
+    def person_word_ban(self, allowed: np.ndarray) -> np.ndarray:
+        """(photos, vocabulary): person words banned where they are not ``allowed``."""
+        mask = np.zeros((len(allowed), len(self.vocab)), bool)
+        mask[np.ix_(~allowed, self.person_ids)] = True
         return mask
 
     def _thing_words(self) -> tuple[list[int], np.ndarray]:
@@ -140,12 +187,13 @@ class Guidance:
             things[row, sorted(names[word_id])] = True
         return word_ids, things
 
-    def banned_words(self, seen: Recognition, config: GuidanceConfig, tags: list[Tag | None]) -> np.ndarray:
-        """(photos, vocabulary): person words where no person is likely, and a probed thing's words where no
-        thing they name is likely (by :meth:`thing_probabilities`, below ``object_word_threshold``; by its probe,
-        below ``pseudo_word_threshold``, for a concept learned from pseudo-captions); never a photo's own tag's
-        words, which it must say."""
-        banned = self.person_word_ban(self.person_probability(seen), config.person_threshold)
+    def banned_words(self, seen: Recognition, config: GuidanceConfig, tags: list[Tag | None],
+                     detected: np.ndarray | None = None) -> np.ndarray:
+        """(photos, vocabulary): person words where no person is evidenced (:meth:`person_allowed`), and a probed
+        thing's words where no thing they name is likely (by :meth:`thing_probabilities`, below
+        ``object_word_threshold``; by its probe, below ``pseudo_word_threshold``, for a concept learned from
+        pseudo-captions); never a photo's own tag's words, which it must say."""
+        banned = self.person_word_ban(self.person_allowed(seen, config, detected))
         if not config.pseudo_concepts and config.object_word_threshold <= 0:
             return banned
         for concept in config.pseudo_concepts:
@@ -216,9 +264,43 @@ class Guidance:
         return np.array([log_prob_per_word, tag_probability, float(guided), abs(2 * person_probability - 1)])
 
     @staticmethod
-    def confidence(inputs: np.ndarray, config: GuidanceConfig) -> float:
+    def calibrated(inputs: np.ndarray, config: GuidanceConfig) -> float:
+        """How often a Flickr8k dev caption with these inputs was correct (the calibration, fitted on dev)."""
         *weights, bias = config.calibration
         return float(1 / (1 + np.exp(-(inputs @ np.asarray(weights) + bias))))
+
+    def typicality(self, novelty: float, config: GuidanceConfig) -> float:
+        """1 for a photo among the commoner ``1 - rare_share`` of Flickr8k's; for a rarer one, its rarity (the share
+        of dev photos at least as far: a conformal p-value) over ``rare_share``, falling to nothing beyond them all."""
+        if config.rare_share <= 0 or self.novelty is None:
+            return 1.0
+        photos = len(self.novelty.dev_distances)
+        p_value = (1 + photos * (1.0 - novelty)) / (photos + 1)
+        return min(1.0, p_value / config.rare_share)
+
+    def confidence(self, inputs: np.ndarray, config: GuidanceConfig, novelty: float = 0.0) -> float:
+        """The calibrated confidence, scaled down on a photo rarer than Flickr8k's photos (:meth:`typicality`): the
+        calibration has only seen Flickr8k, and a caption of a photo unlike those it learned from is rarely right."""
+        return self.calibrated(inputs, config) * self.typicality(novelty, config)
+
+    @staticmethod
+    def certainty(confidence: float, config: GuidanceConfig) -> str:
+        """confident (the sentence), hedged ("Maybe ...") or unsure (only what it is fairly sure of)."""
+        if confidence < config.confidence_threshold:
+            return "unsure"
+        return "hedged" if confidence < config.sure_threshold else "confident"
+
+    @staticmethod
+    def sure_thing(objects: list[RecognisedObject], config: GuidanceConfig) -> str | None:
+        """What an unsure answer may still say: the most probable thing, if at least ``sure_thing_threshold``
+        probable. Never a person: where the model is unsure, a person is the commonest wrong guess (the probe learned
+        "person" from Flickr8k, and the detectors' false alarms fall on exactly the photos that are unlike it)."""
+        for thing in objects:  # most probable first
+            if thing.probability < config.sure_thing_threshold:
+                return None
+            if thing.kind != "person":
+                return thing.word
+        return None
 
 
 @dataclass
@@ -231,6 +313,11 @@ class GuidedCaption:
     person_probability: float = 0.0
     confidence: float = 1.0
     unsure: bool = False
+    certainty: str = "confident"  # confident, hedged or unsure (Guidance.certainty)
+    sure_of: str | None = None  # what an unsure answer says ("May be a cheetah."); None: nothing, a person must
+    novelty: float = 0.0  # the share of Flickr8k dev photos at most as far from the training photos (0 ... 1)
+    person_detected: bool | None = None  # whether a detector saw someone; None where none ran
+    kind: ImageKind = ImageKind("photo")  # for an image that is not a photo, what can be said instead
     evidence: tuple[float, ...] = ()  # what the confidence weighed (Guidance.confidence_inputs); calibration refits on it
     tried: Tag | None = None  # the tag chosen before the search, named or not
     ids: tuple[int, ...] = ()  # the best caption as the decoder said it (a stand-in word, not the tag's word)

@@ -139,6 +139,21 @@ def plot_reliability(reliability: dict):
     return figure
 
 
+def plot_risk_coverage(curves: dict[str, dict]):
+    """Selective risk against coverage (:func:`captioner.metrics.risk_coverage`), one line per set of photos: how
+    often the answers kept are wrong, keeping them from the most confident down."""
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 4))
+    for label, curve in curves.items():
+        axis.plot(curve["coverage"], curve["risk"], label=f"{label} (AURC {curve['aurc']:.3f})")
+    axis.axhline(0.10, color="grey", linestyle=":", linewidth=1)
+    axis.set(xlabel="coverage (share of answers kept)", ylabel="risk (share of those wrong)", xlim=(0, 1), ylim=(0, 1))
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    return figure
+
+
 def threshold_table(rows: Sequence[dict]):
     """The thresholds tried on dev (``choose_guidance``'s person or tag rows), as a pandas DataFrame."""
     import pandas as pd
