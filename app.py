@@ -26,7 +26,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestTimeou
 
 from captioner import CaptionerError
 from captioner.data import REPO_ROOT
-from captioner.images import MAX_PIXELS
+from captioner.images import MAX_PIXELS, MIN_SIDE
 from captioner.model_folder import default_model_dir, exit_on_model_error
 from captioner.serving import DEFAULT_GRID
 
@@ -123,6 +123,28 @@ def load_captioner(model_dir: str | Path):
 
 
 # --- page ------------------------------------------------------------------------------------------
+
+
+@bp.app_context_processor
+def page_helpers() -> dict:
+    """What every render of the page needs: the upload limits it states (and its script checks before sending),
+    and the things it lists as recognised."""
+    max_bytes = current_app.config["MAX_CONTENT_LENGTH"]
+    return {"limits": {"max_bytes": max_bytes, "max_text": f"{max_bytes / 2**20:.0f} MB", "min_side": MIN_SIDE,
+                       "recognised_floor": _recognised_floor()},
+            "recognised": recognised}
+
+
+def recognised(result: dict) -> list[str]:
+    """The things the page lists, in plain words: those guidance would act on (as probable as an unsure answer
+    needs to name one), and a person only where the answer is not in doubt (the probe alone is no evidence)."""
+    floor = _recognised_floor()
+    return [f"{o['word']} ({o['probability']:.0%})" for o in result.get("objects", [])
+            if o["probability"] >= floor and (o["kind"] != "person" or not result.get("unsure"))]
+
+
+def _recognised_floor() -> float:
+    return float(_card().get("guidance", {}).get("sure_thing_threshold", 0.5))
 
 
 @bp.get("/")

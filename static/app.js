@@ -1,5 +1,6 @@
 // Progressive enhancement: without JavaScript the form posts and the server renders the caption.
-// With it: drag and drop, an instant preview, the caption fetched from the JSON API, and a copy button.
+// With it: drag and drop, paste, an instant preview, the limits checked before sending, the caption fetched from
+// the JSON API, and a copy button that copies the alt text as edited.
 //
 // Every photo chosen starts a new "turn". A request belongs to the turn that sent it: when another photo is
 // chosen (or the same one sent again) the old requests are aborted, and an answer that still arrives from an
@@ -20,7 +21,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const noPreview = $("no-preview");
   const answer = $("answer");
   const heading = $("answer-heading");
-  const caption = $("caption");
+  const altText = $("alt-text");
   const unsure = $("unsure");
   const confidence = $("confidence");
   const objects = $("objects");
@@ -42,7 +43,12 @@ document.addEventListener("DOMContentLoaded", () => {
   const canCopy = Boolean(navigator.clipboard) || Boolean(document.queryCommandSupported?.("copy"));
   form.noValidate = true; // a folder or a drop leaves the file input empty; the submit handler checks instead
   folder.closest(".folder").hidden = false; // folders need this script
-  copy.hidden = !canCopy || !caption.dataset.alt;
+  copy.hidden = !canCopy || !altText.value.trim();
+  const maxBytes = Number(form.dataset.maxBytes);
+  const minSide = Number(form.dataset.minSide);
+  const recognisedFloor = Number(form.dataset.recognisedFloor);
+  // The server renders the candidates without JavaScript; with it, each gets a button that takes it as the alt text.
+  candidates.querySelectorAll("li").forEach((item) => addUseButton(item, item.textContent.trim()));
 
   let turn = 0;
   let inFlight = new AbortController();
@@ -68,7 +74,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
   function clearAnswer() {
     answer.hidden = true;
-    caption.textContent = "";
+    altText.value = "";
     unsure.hidden = true;
     confidence.textContent = "";
     objects.textContent = "";
@@ -134,6 +140,33 @@ document.addEventListener("DOMContentLoaded", () => {
     if (event.dataTransfer.files.length) choose([...event.dataTransfer.files]);
   });
 
+  // The limits the page states, checked before anything is sent: the size in bytes, and, where the browser can
+  // decode the file itself, its sides in pixels. A problem is a sentence that says what to do.
+  async function problemWith(file) {
+    if (file.size > maxBytes) {
+      return `${file.name} is ${(file.size / 2 ** 20).toFixed(1)} MB: the limit is ${form.dataset.maxText}. ` +
+        "Choose a smaller copy of the photo.";
+    }
+    try {
+      const bitmap = await createImageBitmap(file);
+      const small = Math.min(bitmap.width, bitmap.height) < minSide;
+      const size = `${bitmap.width}x${bitmap.height}`;
+      bitmap.close();
+      if (small) return `${file.name} is ${size} pixels: too small to describe. Use one at least ${minSide} pixels a side.`;
+    } catch {
+      // A format this browser cannot decode (HEIC, say): the server reads it and says what is wrong, if anything.
+    }
+    return null;
+  }
+
+  document.addEventListener("paste", (event) => {
+    const files = [...(event.clipboardData?.files || [])];
+    if (!files.length) return; // text pasted into the alt text box stays text
+    event.preventDefault();
+    choose(files);
+    dropzone.scrollIntoView({ block: "nearest" });
+  });
+
   function photoForm(file) {
     const body = new FormData();
     body.append("image", file);
@@ -156,6 +189,13 @@ document.addEventListener("DOMContentLoaded", () => {
     const file = chosen[0];
     error.hidden = true;
     clearAnswer();
+    const problem = await problemWith(file);
+    if (mine !== turn) return;
+    if (problem) {
+      result.hidden = true;
+      showError(problem);
+      return;
+    }
     submit.disabled = true;
     setStatus("Captioning your photo…", true);
     try {
@@ -168,7 +208,7 @@ document.addEventListener("DOMContentLoaded", () => {
         return;
       }
       showAnswer(data);
-      setStatus(`Caption ready: ${data.alt_text}`);
+      setStatus(data.alt_text ? `Alt text ready: ${data.alt_text}` : `No alt text. ${data.note || ""}`);
       explainPhoto(file, mine, signal);
     } catch (failure) {
       if (failure.name !== "AbortError" && mine === turn) showError("The server could not be reached. Try again.");
@@ -178,16 +218,14 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 
   function showAnswer(data) {
-    // The answer is the alt text, as sure as the model is (never the doubted sentence); without one, the note
-    // saying what to do instead. The note also says why an alt text is hedged or short.
-    caption.textContent = data.alt_text || data.note || "";
-    caption.dataset.alt = data.alt_text || "";
+    // The answer is the alt text, as sure as the model is (never the doubted sentence), in a box to edit before
+    // copying; the note says why it is hedged or short, or, where it is empty, what to do instead.
+    altText.value = data.alt_text || "";
     preview.alt = data.alt_text ? `Your photo: ${data.alt_text}` : "Your photo";
     unsure.textContent = data.note || "";
-    unsure.hidden = !(data.alt_text && data.note);
-    confidence.textContent = data.confidence === undefined ? ""
-      : `Confidence ${Math.round(data.confidence * 100)}% that the caption names the right things.`;
-    const seen = (data.objects || []).filter((o) => o.probability >= 0.1);
+    unsure.hidden = !data.note;
+    confidence.textContent = confidenceWords(data);
+    const seen = (data.objects || []).filter((o) => o.probability >= recognisedFloor && (o.kind !== "person" || !data.unsure));
     objects.textContent = seen.length
       ? `Recognised: ${seen.map((o) => `${o.word} (${Math.round(o.probability * 100)}%)`).join(", ")}` : "";
     // Best first, as the search ranked them (log-probability / length ** the card's length penalty). No
@@ -195,17 +233,42 @@ document.addEventListener("DOMContentLoaded", () => {
     candidates.replaceChildren(...data.candidates.map((c) => {
       const item = document.createElement("li");
       item.className = "candidate";
-      item.textContent = c.caption;
+      const text = document.createElement("span");
+      text.textContent = c.caption;
+      item.append(text);
+      addUseButton(item, c.caption);
       return item;
     }));
     timing.textContent = `Captioned in ${data.timing_ms.total} ms (beam ${data.model.beam}).`;
-    copy.hidden = !canCopy || !data.alt_text;
+    copy.hidden = !canCopy;
     answer.hidden = false;
     // The answer is below the form: bring it into view and move focus there, so keyboard and screen-reader
     // users land on it (the submit button they were on is disabled while the request runs).
     heading.focus({ preventScroll: true });
     heading.scrollIntoView({ block: "center" });
   }
+
+  function confidenceWords(data) {
+    if (data.confidence === undefined) return "";
+    const level = { confident: "high", hedged: "medium" }[data.certainty] || "low";
+    return `Confidence: ${level} (${Math.round(data.confidence * 100)}% that the caption names the right things).`;
+  }
+
+  // A candidate one click away: its sentence goes into the alt text box, to edit or copy.
+  function addUseButton(item, text) {
+    const use = document.createElement("button");
+    use.type = "button";
+    use.className = "secondary";
+    use.textContent = "Use this";
+    use.setAttribute("aria-label", `Use this: ${text}`);
+    use.addEventListener("click", () => {
+      altText.value = text.charAt(0).toUpperCase() + text.slice(1).replace(/[.]?$/, ".");
+      altText.focus();
+    });
+    item.append(use);
+  }
+
+  altText.addEventListener("input", () => { copied.textContent = ""; });
 
   // --- many photos: one row each, filled in as its caption arrives ------------------------------------
 
@@ -252,17 +315,8 @@ document.addEventListener("DOMContentLoaded", () => {
     async function worker() {
       while (next < files.length && mine === turn) {
         const index = next++;
-        const cell = batchRows.rows[index].cells[2];
-        cell.textContent = "Captioning…";
-        try {
-          const response = await fetch("/api/caption", { method: "POST", body: photoForm(files[index]), signal });
-          const data = await response.json();
-          if (mine !== turn) return;
-          fillRow(batchRows.rows[index], response.ok ? data : null, data.error);
-        } catch (failure) {
-          if (failure.name === "AbortError" || mine !== turn) return;
-          fillRow(batchRows.rows[index], null, "The server could not be reached.");
-        }
+        await captionRow(batchRows.rows[index], files[index], mine, signal);
+        if (mine !== turn) return;
         done += 1;
         report();
       }
@@ -271,27 +325,82 @@ document.addEventListener("DOMContentLoaded", () => {
     if (mine !== turn) return;
     submit.disabled = false;
     download.hidden = false;
-    batchStatus.textContent = `Captioned ${files.length} photos.`;
+    summariseBatch();
   }
 
-  // A row shows the alt text (or, where there is none, what to do instead), and how sure the model is of it.
-  function fillRow(row, data, problem) {
+  // One row: the limits checked, the photo sent, the row filled with its answer or what went wrong.
+  async function captionRow(row, file, mine, signal) {
+    row.cells[2].className = "waiting";
+    row.cells[2].textContent = "Captioning…";
+    row.cells[4].replaceChildren();
+    const problem = await problemWith(file);
+    if (problem) {
+      fillRow(row, null, problem, file);
+      return;
+    }
+    try {
+      const response = await fetch("/api/caption", { method: "POST", body: photoForm(file), signal });
+      const data = await response.json();
+      if (mine !== turn) return;
+      fillRow(row, response.ok ? data : null, data.error, file);
+    } catch (failure) {
+      if (failure.name === "AbortError" || mine !== turn) return;
+      fillRow(row, null, "The server could not be reached. Try again.", file);
+    }
+  }
+
+  // The status counts what happened: "9 captioned, 1 failed." (a failed row has a Retry button).
+  function summariseBatch() {
+    const rows = [...batchRows.rows];
+    const failed = rows.filter((row) => row.cells[2].className === "error").length;
+    const captioned = rows.length - failed;
+    batchStatus.classList.remove("busy");
+    batchStatus.textContent = failed ? `${captioned} captioned, ${failed} failed.` : `Captioned ${captioned} photos.`;
+  }
+
+  // A row shows the alt text, in a box to edit (or, where there is none, what to do instead), and how sure the
+  // model is of it; Copy and the CSV take the box as edited. A failed row says why, and can be tried again.
+  function fillRow(row, data, problem, file) {
     const cell = row.cells[2];
     const alt = data ? data.alt_text : "";
     cell.className = !data ? "error" : alt ? "alt" : "note";
-    cell.textContent = !data ? problem || "No caption." : alt || data.note || "";
-    row.dataset.alt = alt;
     row.dataset.confidence = data && data.confidence !== undefined ? data.confidence : "";
     row.dataset.unsure = data && data.unsure !== undefined ? String(data.unsure) : "";
     row.cells[3].textContent = data && data.confidence !== undefined
       ? `${Math.round(data.confidence * 100)}%${data.unsure ? " (unsure)" : ""}` : "";
-    if (!alt || !canCopy) return;
+    const name = row.cells[1].textContent;
+    if (!data) {
+      cell.textContent = problem || "No caption.";
+      const retry = document.createElement("button");
+      retry.type = "button";
+      retry.className = "secondary";
+      retry.textContent = "Retry";
+      retry.setAttribute("aria-label", `Retry ${name}`);
+      retry.addEventListener("click", async () => {
+        retry.disabled = true;
+        await captionRow(row, file, turn, inFlight.signal);
+        summariseBatch();
+      });
+      row.cells[4].replaceChildren(retry);
+      return;
+    }
+    if (!alt) {
+      cell.textContent = data.note || "";
+      row.cells[4].replaceChildren();
+      return;
+    }
+    const box = document.createElement("input");
+    box.type = "text";
+    box.value = alt;
+    box.setAttribute("aria-label", `Alt text of ${name}`);
+    cell.replaceChildren(box);
+    if (!canCopy) return;
     const button = document.createElement("button");
     button.type = "button";
     button.className = "secondary";
     button.textContent = "Copy";
-    button.setAttribute("aria-label", `Copy the alt text of ${row.cells[1].textContent}`);
-    button.addEventListener("click", () => copyText(alt, button));
+    button.setAttribute("aria-label", `Copy the alt text of ${name}`);
+    button.addEventListener("click", () => copyText(box.value.trim(), button));
     row.cells[4].replaceChildren(button);
   }
 
@@ -303,12 +412,13 @@ document.addEventListener("DOMContentLoaded", () => {
   download.addEventListener("click", () => {
     const lines = [["image", "alt_text", "confidence", "unsure", "note", "error"].join(",")];
     for (const row of batchRows.rows) {
-      const failed = row.cells[2].className === "error";
-      const text = row.cells[2].textContent;
-      const alt = row.dataset.alt || "";
-      const note = !failed && !alt ? text : "";
+      const cell = row.cells[2];
+      const box = cell.querySelector("input");
+      const alt = box ? box.value.trim() : "";
+      const note = cell.className === "note" ? cell.textContent : "";
+      const failure = cell.className === "error" ? cell.textContent : "";
       lines.push([row.cells[1].textContent, alt, row.dataset.confidence || "", row.dataset.unsure || "", note,
-        failed ? text : ""].map(csvCell).join(","));
+        failure].map(csvCell).join(","));
     }
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" }));
@@ -380,7 +490,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   copy.addEventListener("click", async () => {
-    const alt = caption.dataset.alt.trim();
+    const alt = altText.value.trim();
     if (!alt) return;
     copied.textContent = (await copyText(alt)) ? "Copied." : `Copy this: ${alt}`;
   });

@@ -116,3 +116,12 @@ def test_a_malformed_origin_stops_the_app_with_one_line(colour_model):
     _, model_dir = colour_model
     with pytest.raises(CaptionerError, match="'alt-text.example/' is not an origin"):
         create_app({"MODEL_DIR": str(model_dir), "CORS_ORIGINS": ["alt-text.example/"]})
+
+
+def test_try_it_out_starts_from_the_default_search_with_one_beam_box(spec):
+    """Swagger UI fills a form from the examples: the beam the model uses by default, not the maximum; and the
+    query-string beam (for a photo sent as the body) is described there, not offered as a second box."""
+    caption = spec["paths"]["/api/caption"]["post"]
+    assert caption["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["beam"]["example"] == 4
+    assert "parameters" not in caption
+    assert "?beam=" in caption["requestBody"]["content"]["image/*"]["schema"]["description"]

@@ -67,7 +67,7 @@ def test_the_page_lists_the_captions_it_weighed_in_the_search_s_order(client):
     ranked = [c["caption"] for c in upload(client, photo_bytes("blue"), beam="3").get_json()["candidates"]]
     html = upload(client, photo_bytes("blue"), path="/", beam="3").data.decode()
     listed = re.search(r'<ol id="candidates"[^>]*>(.*?)</ol>', html, re.S).group(1)
-    assert re.findall(r"<li[^>]*>(.*?)</li>", listed) == ranked
+    assert re.findall(r"<li[^>]*><span>(.*?)</span></li>", listed) == ranked
     assert "%" not in listed
 
 

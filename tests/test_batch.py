@@ -68,4 +68,4 @@ def test_without_javascript_several_photos_render_a_table(client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Alt text for 2 photos" in html and "red.jpg" in html and "not an image" in html
-    assert 'class="alt">A ' in html  # the red photo's alt text, a sentence
+    assert 'class="alt"><input type="text" value="A ' in html  # the red photo's alt text, a sentence to edit
