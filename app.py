@@ -181,7 +181,7 @@ def caption_api():
             return jsonify(caption(only_photo(photos), beam))
         return jsonify(results=[caption_or_error(name, data, beam) for name, data in photos])
     except CaptionerError as error:
-        return jsonify(error=str(error)), 400
+        return jsonify(error=str(error), code=error.code), 400
 
 
 def caption_or_error(name: str, data: bytes, beam: int) -> dict:
@@ -189,7 +189,7 @@ def caption_or_error(name: str, data: bytes, beam: int) -> dict:
     try:
         return {"filename": name, "result": caption(only_photo([(name, data)]), beam)}
     except CaptionerError as error:
-        return {"filename": name, "error": str(error)}
+        return {"filename": name, "error": str(error), "code": error.code}
 
 
 @bp.post("/api/explain")
@@ -202,7 +202,7 @@ def explain_api():
             data, grid=grid, beam_size=beam, max_pixels=current_app.config["MAX_PIXELS"])
         return jsonify(result)
     except CaptionerError as error:
-        return jsonify(error=str(error)), 400
+        return jsonify(error=str(error), code=error.code), 400
 
 
 @bp.get("/health")
@@ -246,9 +246,9 @@ def read_upload() -> tuple[bytes, int]:
 
 def only_photo(photos: list[tuple[str, bytes]]) -> bytes:
     if len(photos) > 1:
-        raise CaptionerError(f"send one photo here, got {len(photos)} 'image' parts")
+        raise CaptionerError(f"send one photo here, got {len(photos)} 'image' parts", code="several_photos")
     if not photos[0][1]:
-        raise CaptionerError("the file is empty")
+        raise CaptionerError("the file is empty", code="empty_file")
     return photos[0][1]
 
 
@@ -293,12 +293,14 @@ def _multipart_images() -> list[tuple[str, bytes]]:
     try:
         files = request.files  # parses the whole form
     except ValueError as error:
-        raise CaptionerError(f"the multipart body is malformed: {multipart_problem(error)}") from None
+        raise CaptionerError(f"the multipart body is malformed: {multipart_problem(error)}",
+                             code="malformed_upload") from None
     uploads = files.getlist("image")
     if not uploads:
-        raise CaptionerError("no file: send the photo as the multipart form field 'image'")
+        raise CaptionerError("no file: send the photo as the multipart form field 'image'", code="no_file")
     if len(uploads) > MAX_PHOTOS:
-        raise CaptionerError(f"too many photos: at most {MAX_PHOTOS} 'image' parts in one request, got {len(uploads)}")
+        raise CaptionerError(f"too many photos: at most {MAX_PHOTOS} 'image' parts in one request, got {len(uploads)}",
+                             code="too_many_photos")
     return [(upload.filename or f"photo {i + 1}", upload.read()) for i, upload in enumerate(uploads)]
 
 
@@ -310,7 +312,8 @@ def whole_number_field(name: str, low: int, high: int, default: int) -> int:
         return default
     # isdecimal() alone would let "¹" or "١" through to int(): ASCII digits only.
     if not (text.isascii() and text.isdecimal()) or not low <= int(text) <= high:
-        raise CaptionerError(f"{name} must be a whole number from {low} to {high}, got {text[:20]!r}")
+        raise CaptionerError(f"{name} must be a whole number from {low} to {high}, got {text[:20]!r}",
+                             code=f"bad_{name}")
     return int(text)
 
 
@@ -351,6 +354,11 @@ def _preview_jpeg(data: bytes) -> bytes:
 # --- errors and headers -----------------------------------------------------------------------------
 
 
+# The stable codes of HTTP-level errors (a CaptionerError carries its own), for programs to act on.
+HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 408: "upload_stalled", 413: "too_large",
+                    415: "unsupported_media_type", 400: "upload_cut_short"}
+
+
 def http_error(error: HTTPException):
     if error.code == 413:
         message = too_large_message()
@@ -363,7 +371,7 @@ def http_error(error: HTTPException):
     if request.path == "/" and request.method == "POST":
         return render_template("index.html", card=_card(), max_beam=MAX_BEAM, beam=_default_beam(),
                                error=message), error.code
-    return jsonify(error=message), error.code
+    return jsonify(error=message, code=HTTP_ERROR_CODES.get(error.code, "bad_request")), error.code
 
 
 def too_large_message() -> str:
@@ -379,7 +387,7 @@ def too_large_message() -> str:
 def unexpected_error(error: Exception):
     """A bug, not bad input: logged with its traceback, answered without one."""
     logging.getLogger("captioner").exception("unexpected error on %s %s", request.method, request.path)
-    return jsonify(error="internal error: the server could not caption this request"), 500
+    return jsonify(error="internal error: the server could not caption this request", code="internal_error"), 500
 
 
 def security_headers(response):

@@ -36,9 +36,16 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 class CaptionerError(Exception):
     """A problem the user can fix (bad path, bad file, bad option).
 
-    Drivers print ``str(error)`` as one line (CLI) or return it as JSON (HTTP); they never show a
-    traceback for it.
+    Drivers print ``str(error)`` as one line (CLI) or return it as JSON (HTTP), beside ``code``, a stable word a
+    program can act on; they never show a traceback for it.
     """
+
+    code = "bad_request"
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 def load(model_dir: str | os.PathLike | None = None, *, encoder_threads: int | None = None) -> "Captioner":

@@ -60,6 +60,8 @@ PNG_CRITICAL_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 class ImageError(CaptionerError):
     """The bytes are not a usable image; the message says why."""
 
+    code = "bad_image"
+
 
 def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixels: int = MAX_PIXELS,
              keep_aspect: bool = False, min_side: int = 1) -> np.ndarray:
@@ -72,7 +74,7 @@ def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixel
     image = open_image(source, max_pixels)
     if min(image.size) < min_side:
         raise ImageError(f"the image is too small to describe ({image.width}x{image.height} pixels): it needs at "
-                         f"least {min_side} pixels a side")
+                         f"least {min_side} pixels a side", code="too_small")
     width, height = size[1], size[0]
     # A photo for the encoder is first made a training copy, so that is the size it must keep detail for.
     needed = (width, height) if keep_aspect else (TRAINING_COPY_SIDE,) * 2
@@ -92,7 +94,7 @@ def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixel
         return np.asarray(image, dtype=np.uint8)
     # RuntimeError: Pillow's AVIF decoder ("Failed to decode frame 0: ..."), pillow-heif's.
     except (OSError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError) as error:
-        raise ImageError(f"the image data is corrupt or truncated ({_reason(error)})") from None
+        raise ImageError(f"the image data is corrupt or truncated ({_reason(error)})", code="corrupt_image") from None
 
 
 def as_training_copy(image: Image.Image, resample: int = Image.HAMMING,
@@ -147,15 +149,15 @@ def open_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) 
     """Open and check an image without decoding its pixels yet."""
     if isinstance(source, (bytes, bytearray)):
         if not source:
-            raise ImageError("the file is empty")
+            raise ImageError("the file is empty", code="empty_file")
         stream = io.BytesIO(source)
     else:
         try:
             stream = io.BytesIO(Path(source).read_bytes())
         except OSError as error:
-            raise ImageError(f"cannot read {source}: {error.strerror}") from None
+            raise ImageError(f"cannot read {source}: {error.strerror}", code="unreadable_file") from None
         if not stream.getbuffer().nbytes:
-            raise ImageError(f"{source}: the file is empty")
+            raise ImageError(f"{source}: the file is empty", code="empty_file")
     head = stream.getbuffer()[:16].tobytes()
     if head.startswith(PNG_SIGNATURE):
         check_png_chunks(stream.getbuffer())
@@ -169,19 +171,20 @@ def open_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) 
         if isinstance(error, UnidentifiedImageError):
             claimed = sniff_format(head)
             if claimed:
-                raise ImageError(f"the image data is corrupt (it starts like a {claimed} file but does not parse)") \
-                    from None
-            raise ImageError(f"not an image (the data is not a {FORMAT_NAMES} file)") from None
-        raise ImageError(f"the image is too large to decode safely (limit {max_pixels:,} pixels)") from None
+                raise ImageError(f"the image data is corrupt (it starts like a {claimed} file but does not parse)",
+                                 code="corrupt_image") from None
+            raise ImageError(f"not an image (the data is not a {FORMAT_NAMES} file)", code="not_an_image") from None
+        raise ImageError(f"the image is too large to decode safely (limit {max_pixels:,} pixels)",
+                         code="too_many_pixels") from None
     except (OSError, ValueError, SyntaxError, RuntimeError) as error:
-        raise ImageError(f"the image data is corrupt ({_reason(error)})") from None
+        raise ImageError(f"the image data is corrupt ({_reason(error)})", code="corrupt_image") from None
     if image.format not in SUPPORTED_FORMATS:
-        raise ImageError(f"unsupported image format {image.format} (use {FORMAT_NAMES})")
+        raise ImageError(f"unsupported image format {image.format} (use {FORMAT_NAMES})", code="unsupported_format")
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
-            f"the image is too large to decode safely: {width}x{height} pixels (limit {max_pixels:,} pixels)"
-        )
+            f"the image is too large to decode safely: {width}x{height} pixels (limit {max_pixels:,} pixels)",
+            code="too_many_pixels")
     return image
 
 
@@ -202,7 +205,8 @@ def read_heif() -> None:
     try:
         from pillow_heif import register_heif_opener
     except ImportError:
-        raise ImageError("HEIC/HEIF photos need the pillow-heif package (pip install pillow-heif)") from None
+        raise ImageError("HEIC/HEIF photos need the pillow-heif package (pip install pillow-heif)",
+                         code="heic_not_installed") from None
     register_heif_opener()
 
 
@@ -221,11 +225,13 @@ def check_png_chunks(data: memoryview | bytes) -> None:
         (recorded,) = struct.unpack(">I", data[end - 4:end])
         if kind in PNG_CRITICAL_CHUNKS and zlib.crc32(data[offset + 4:end - 4]) != recorded:
             name = kind.decode("latin-1")
-            raise ImageError(f"the image data is corrupt (bad checksum in the PNG's {name} chunk)")
+            raise ImageError(f"the image data is corrupt (bad checksum in the PNG's {name} chunk)",
+                             code="corrupt_image")
         if kind == b"IEND":
             return
         offset = end
-    raise ImageError("the image data is corrupt or truncated (the PNG ends before its IEND chunk)")
+    raise ImageError("the image data is corrupt or truncated (the PNG ends before its IEND chunk)",
+                     code="corrupt_image")
 
 
 def shrink_far_larger(image: Image.Image, side: int) -> Image.Image:

@@ -76,6 +76,7 @@ class CaptionResult:
     error: str | None = None
     guidance: GuidedCaption | None = None  # None for a model folder without objects.npz
     timing_ms: dict[str, float] | None = None  # where one photo's time went, for caption_image
+    length_penalty: float = 0.0  # what the candidates were ranked by: log_prob / (words + 1) ** length_penalty
 
     @property
     def caption(self) -> str | None:
@@ -99,6 +100,10 @@ class CaptionResult:
             return f"Maybe {self.caption}."
         return may_be(guidance.sure_of) if guidance.sure_of else ""
 
+    def score(self, text: str, log_prob: float) -> float:
+        """What the search ranked a candidate by (:meth:`captioner.decode.Candidate.score`), highest first."""
+        return log_prob / (len(text.split()) + 1) ** self.length_penalty
+
     @property
     def note(self) -> str | None:
         """For the person using the alt text, whenever it is not a confident sentence: why, and what to do."""
@@ -119,7 +124,8 @@ class CaptionResult:
         result = {
             "caption": self.caption,
             "alt_text": self.alt_text,
-            "candidates": [{"caption": text, "log_prob": round(log_prob, 4)} for text, log_prob in self.candidates],
+            "candidates": [{"caption": text, "log_prob": round(log_prob, 4),
+                            "score": round(self.score(text, log_prob), 4)} for text, log_prob in self.candidates],
         }
         if self.guidance is not None:
             guidance = self.guidance
@@ -228,7 +234,8 @@ class Captioner:
         for a photo and no detector runs."""
         if self.guidance is None or not guided:
             plain = self._plain_candidates(features, beam_size, length_penalty)
-            return [CaptionResult(source, candidates) for source, candidates in zip(sources, plain)]
+            penalty = self.search_settings(beam_size, length_penalty)[1]
+            return [CaptionResult(source, found, length_penalty=penalty) for source, found in zip(sources, plain)]
         guidance = self.guidance
         config = config or guidance.config
         beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
@@ -262,7 +269,7 @@ class Captioner:
                 sure_of=guidance.sure_thing(objects[i], config) if certainty == "unsure" else None,
                 person_detected=bool(detected[i]) if ran_detector else None)
             captions = [(" ".join(guidance.caption_words(c.ids, tag)), c.log_prob) for c in candidates]
-            described.append(CaptionResult(source, captions, guidance=answer))
+            described.append(CaptionResult(source, captions, guidance=answer, length_penalty=length_penalty))
         return described
 
     def _search_naming_tags(self, features: np.ndarray, tags: list, banned: np.ndarray, beam_size: int,

@@ -128,6 +128,18 @@ def test_bad_uploads_get_a_json_error_that_names_the_problem(client, data, field
     assert message in body["error"]
 
 
+# The stable code a program can act on, beside each message for people (the same order as BAD_UPLOADS).
+BAD_UPLOAD_CODES = ["no_file", "empty_file", "not_an_image", "not_an_image", "unsupported_format", "corrupt_image",
+                    "too_many_pixels", "too_large", "bad_beam", "bad_beam", "bad_beam", "bad_beam", "bad_beam"]
+
+
+@pytest.mark.parametrize("upload_case, code", zip(BAD_UPLOADS, BAD_UPLOAD_CODES), ids=BAD_UPLOAD_IDS)
+def test_every_error_carries_a_stable_code_beside_its_message(client, upload_case, code):
+    data, fields, status, _ = upload_case
+    body = upload(client, bad_upload_data(data), **fields).get_json()
+    assert body["code"] == code, body
+
+
 def fits(spec, body, schema: str) -> None:
     """``body`` fits the description's schema, read as OpenAPI 3.0 reads it (``nullable``)."""
     schemas = pytest.importorskip("openapi_schema_validator", reason="checking answers against schemas needs "
@@ -212,3 +224,10 @@ def test_app_without_a_model_refuses_to_start(tmp_path):
 
     with pytest.raises(CaptionerError, match="no trained model"):
         create_app({"MODEL_DIR": str(tmp_path)})
+
+
+def test_candidates_come_in_the_order_of_the_score_they_are_ranked_by(client):
+    candidates = upload(client, photo_bytes("blue"), beam="4").get_json()["candidates"]
+    scores = [c["score"] for c in candidates]
+    assert len(scores) == 4 and scores == sorted(scores, reverse=True)
+    assert all(c["score"] <= 0 and c["log_prob"] <= 0 for c in candidates)
