@@ -3,7 +3,7 @@
 #     docker build -t captioner . && docker run -p 5000:5000 captioner
 #
 # Two stages: the first installs requirements.txt into a virtual environment, the second copies only that
-# environment, the app and model/ onto a fresh base, so no pip cache or build tools reach the image.
+# environment, the app, model/ and its card onto a fresh base, so no pip cache or build tools reach the image.
 # tests/test_container.py builds this file with podman and runs the image; it adds the package index's
 # certificate as a build-time volume, which nothing here needs where the index is reachable as usual.
 
@@ -29,6 +29,8 @@ COPY captioner/ captioner/
 COPY templates/ templates/
 COPY static/ static/
 COPY model/ model/
+# The page's /model shows the model card written for people.
+COPY docs/model-card.md docs/
 # The code and model stay root's, read-only to the server, which runs as its own user.
 USER captioner
 ENV PATH=/opt/venv/bin:$PATH \

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, send_from_directory
 from flask.wrappers import Request
+from markupsafe import Markup, escape
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestTimeout, UnsupportedMediaType
 
 from captioner import CaptionerError
@@ -210,6 +211,14 @@ def health():
     return jsonify(status="ok", encoder=_card()["encoder"]["name"], vocab_size=_card()["vocab_size"])
 
 
+@bp.get("/model")
+def model_card_page():
+    """The model card for people: docs/model-card.md (what it is for and not for, its figures and limits)."""
+    if not MODEL_CARD_DOC.is_file():
+        abort(404)
+    return render_template("model_card.html", body=markdown_html(MODEL_CARD_DOC.read_text()))
+
+
 @bp.get("/api/model")
 def model_card():
     return jsonify(_card())
@@ -233,6 +242,49 @@ def api_docs_file(name: str):
     import flask_swagger_ui
 
     return send_from_directory(Path(flask_swagger_ui.__file__).parent / "dist", name, max_age=86400)
+
+
+# The page's model card is the repository's, which the Docker image copies too.
+MODEL_CARD_DOC = REPO_ROOT / "docs" / "model-card.md"
+
+
+def markdown_html(text: str) -> Markup:
+    """The Markdown the docs are written in (headings, paragraphs, "- " lists, tables, `code`, **bold**, *italics*,
+    [links](...)) as HTML. Everything is escaped before any tag is added, so the text can bring no markup of its
+    own."""
+    html = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        lines = block.split("\n")
+        if lines[0].startswith("#"):
+            level = min(len(lines[0]) - len(lines[0].lstrip("#")), 6)
+            html.append(f"<h{level}>{_inline(lines[0].lstrip('#').strip())}</h{level}>")
+        elif all(line.startswith("|") for line in lines):
+            rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines]
+            head = "".join(f"<th scope=\"col\">{_inline(c)}</th>" if c else "<td></td>" for c in rows[0])
+            body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in rows[2:])
+            html.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif lines[0].startswith("- "):
+            items = re.split(r"\n- ", block.strip()[2:])
+            html.append("<ul>" + "".join(f"<li>{_inline(' '.join(i.split()))}</li>" for i in items) + "</ul>")
+        else:
+            html.append(f"<p>{_inline(' '.join(block.split()))}</p>")
+    return Markup("\n".join(html))
+
+
+def _inline(text: str) -> str:
+    """Escaped text with `code`, **bold**, *italics* and [links](url) (http, https or a path of the site)."""
+    parts = re.split(r"(`[^`]*`)", text)
+    out = []
+    for part in parts:
+        if part.startswith("`") and part.endswith("`") and len(part) > 1:
+            out.append(f"<code>{escape(part[1:-1])}</code>")
+            continue
+        part = str(escape(part))
+        part = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", part)
+        part = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", part)
+        part = re.sub(r"\[([^\]]+)\]\(((?:https?://|/)[^)\s]+)\)", r'<a href="\2">\1</a>', part)
+        out.append(part)
+    return "".join(out)
 
 
 # --- the work -------------------------------------------------------------------------------------

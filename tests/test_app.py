@@ -133,7 +133,8 @@ BAD_UPLOAD_CODES = ["no_file", "empty_file", "not_an_image", "not_an_image", "un
                     "too_many_pixels", "too_large", "bad_beam", "bad_beam", "bad_beam", "bad_beam", "bad_beam"]
 
 
-@pytest.mark.parametrize("upload_case, code", zip(BAD_UPLOADS, BAD_UPLOAD_CODES), ids=BAD_UPLOAD_IDS)
+@pytest.mark.parametrize("upload_case, code", list(zip(BAD_UPLOADS, BAD_UPLOAD_CODES, strict=True)),
+                         ids=BAD_UPLOAD_IDS)
 def test_every_error_carries_a_stable_code_beside_its_message(client, upload_case, code):
     data, fields, status, _ = upload_case
     body = upload(client, bad_upload_data(data), **fields).get_json()
@@ -214,7 +215,7 @@ def test_the_openapi_description_lists_exactly_the_app_s_routes(app, spec):
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     documented = {(path, method) for path, item in spec["paths"].items() for method in item}
-    pages = {("/", "get"), ("/", "post"), ("/docs", "get"), ("/docs/<name>", "get")}  # HTML and its files, not API
+    pages = {("/", "get"), ("/", "post"), ("/model", "get"), ("/docs", "get"), ("/docs/<name>", "get")}  # HTML, not API
     assert documented == routes - pages
 
 
@@ -231,3 +232,23 @@ def test_candidates_come_in_the_order_of_the_score_they_are_ranked_by(client):
     scores = [c["score"] for c in candidates]
     assert len(scores) == 4 and scores == sorted(scores, reverse=True)
     assert all(c["score"] <= 0 and c["log_prob"] <= 0 for c in candidates)
+
+
+def test_the_model_card_page_is_the_card_for_people_and_the_json_stays(client):
+    page = client.get("/model")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    for heading in ("<h1>Model card", "<h2>Intended use</h2>", "<h2>Limitations and biases</h2>"):
+        assert heading in html
+    assert "<table>" in html and "<th scope=\"col\">BLEU-4</th>" in html and "<script" not in html
+    assert 'href="/model"' in client.get("/").get_data(as_text=True)  # the footer's link
+    assert client.get("/api/model").get_json()["encoder"]["name"]
+
+
+def test_the_markdown_of_the_card_can_bring_no_markup_of_its_own():
+    from app import markdown_html
+
+    text = "# A <b>title</b>\n\n- **bold** and `<code>` and [x](javascript:alert(1))\n\n<script>x</script>"
+    html = str(markdown_html(text))
+    assert "<b>" not in html and "<script>" not in html and "<a " not in html
+    assert "<strong>bold</strong>" in html and "<code>&lt;code&gt;</code>" in html and "<h1>A &lt;b&gt;" in html

@@ -130,6 +130,9 @@ def test_the_image_captions_a_photo(container, photos):
     assert response.status_code == 200, response.text
     body = response.json()
     assert len(body["caption"].split()) >= 3 and body["model"]["decoders"] == 3
+    # The page's model card is the repository's, copied into the image beside the model.
+    card = requests.get(f"{url}/model", timeout=10)
+    assert card.status_code == 200 and "<h2>Limitations" in card.text
 
 
 def test_the_server_runs_as_a_user_without_tensorflow(container):

@@ -395,6 +395,19 @@ def test_the_docs_page_adds_no_accessibility_problem_of_its_own(browser, dev_ser
     context.close()
 
 
+def test_the_model_card_page_is_linked_from_the_page_and_passes_axe(browser, dev_server):
+    if not AXE.is_file():
+        pytest.skip(f"axe-core not found at {AXE}: npm install --prefix .cache/npm axe-core (CI's .ci/run does)")
+    context = browser.new_context(bypass_csp=True)  # bypass: to inject axe-core
+    page = context.new_page()
+    page.goto(dev_server)
+    page.get_by_role("link", name="Model card").click()
+    expect()(page.get_by_role("heading", name="Limitations and biases")).to_be_visible()
+    assert page.locator("table").count() >= 1
+    assert axe_violations(page) == []
+    context.close()
+
+
 def test_a_pasted_photo_is_taken_as_a_chosen_one(browser, dev_server, photos):
     page = browser.new_page()
     page.goto(dev_server)
