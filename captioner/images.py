@@ -92,8 +92,9 @@ def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixel
             image = as_training_copy(image)
         image = image.resize((width, height), Image.BILINEAR)
         return np.asarray(image, dtype=np.uint8)
-    # RuntimeError: Pillow's AVIF decoder ("Failed to decode frame 0: ..."), pillow-heif's.
-    except (OSError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError) as error:
+    # RuntimeError: Pillow's AVIF decoder ("Failed to decode frame 0: ..."), pillow-heif's; EOFError: pillow-heif
+    # on image data that ends early ("Unexpected end of file").
+    except (OSError, EOFError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError) as error:
         raise ImageError(f"the image data is corrupt or truncated ({_reason(error)})", code="corrupt_image") from None
 
 
@@ -176,7 +177,7 @@ def open_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) 
             raise ImageError(f"not an image (the data is not a {FORMAT_NAMES} file)", code="not_an_image") from None
         raise ImageError(f"the image is too large to decode safely (limit {max_pixels:,} pixels)",
                          code="too_many_pixels") from None
-    except (OSError, ValueError, SyntaxError, RuntimeError) as error:
+    except (OSError, EOFError, ValueError, SyntaxError, RuntimeError) as error:
         raise ImageError(f"the image data is corrupt ({_reason(error)})", code="corrupt_image") from None
     if image.format not in SUPPORTED_FORMATS:
         raise ImageError(f"unsupported image format {image.format} (use {FORMAT_NAMES})", code="unsupported_format")

@@ -64,8 +64,15 @@ def decodes_or_refuses(data: bytes) -> None:
     assert pixels.shape == (48, 48, 3) and pixels.dtype == np.uint8
 
 
+def heic_with_a_byte_slipped_in(at: int = 373) -> bytes:
+    """Found by CI: one zero byte inside a HEIC's image data makes pillow-heif raise EOFError."""
+    data = VALID["heic"]()
+    return data[:at] + b"\x00" + data[at:]
+
+
 @FUZZ
 @given(mutated_images())
+@example(heic_with_a_byte_slipped_in())
 def test_decoding_any_mutated_image_gives_pixels_or_an_image_error(data):
     decodes_or_refuses(data)
 
