@@ -138,7 +138,11 @@ def page_helpers() -> dict:
 
 def recognised(result: dict) -> list[str]:
     """The things the page lists, in plain words: those guidance would act on (as probable as an unsure answer
-    needs to name one), and a person only where the answer is not in doubt (the probe alone is no evidence)."""
+    needs to name one), and a person only where the answer is not in doubt (the probe alone is no evidence). An
+    unsure answer lists none: its alt text already says the one thing it is fairly sure of, and the rest are the
+    guesses it declined (a leaf's "dog (79%)")."""
+    if result.get("certainty") == "unsure":
+        return []
     floor = _recognised_floor()
     return [f"{o['word']} ({o['probability']:.0%})" for o in result.get("objects", [])
             if o["probability"] >= floor and (o["kind"] != "person" or not result.get("unsure"))]

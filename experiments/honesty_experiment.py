@@ -43,7 +43,7 @@ from captioner.images import load_rgb
 from captioner.metrics import auroc, caption_correct, people_figures, risk_coverage, score_captions
 from captioner.serving import CaptionResult, Captioner
 from harness.non_photos import non_photos
-from harness.ood_dev import confidently_wrong, names_a_person, ood_photos, words_of
+from harness.ood_dev import confidently_wrong, names_a_person, names_subject, ood_photos, words_of
 
 ANIMALS = set().union(*(OBJECT_GROUPS[g] for g in ("dog", "cat", "horse", "bird", "cow", "sheep")))
 
@@ -72,7 +72,19 @@ def split_figures(results: list[CaptionResult], split) -> dict:
     return {"unsure": round(float(np.mean([r.guidance.unsure for r in results])), 4),
             "hedged": round(float(np.mean([r.guidance.certainty == "hedged" for r in results])), 4),
             "people_caption": people_figures(captions, references),
-            "people_alt_text": people_figures([" ".join(words_of(a)) for a in alt], references)}
+            "people_alt_text": people_figures([" ".join(words_of(a)) for a in alt], references),
+            **may_be_figures(results, [lambda thing, refs=refs: names_subject(" ".join(refs), (
+                thing, *OBJECT_GROUPS.get(thing, ()))) for refs in references])}
+
+
+def may_be_figures(results: list[CaptionResult], right_about: list) -> dict:
+    """Unsure answers about photos, how many still say a thing ("May be a dog."), and of those how many are right
+    (``right_about[i](thing)``)."""
+    unsure = [(r.guidance.sure_of, right) for r, right in zip(results, right_about)
+              if r.guidance.kind.photo and r.guidance.certainty == "unsure"]
+    said = [(thing, right) for thing, right in unsure if thing]
+    return {"unsure_photos": len(unsure), "may_be_said": len(said),
+            "may_be_right": sum(right(thing) for thing, right in said)}
 
 
 def ood_figures(results: list[CaptionResult], photos) -> dict:
@@ -83,6 +95,7 @@ def ood_figures(results: list[CaptionResult], photos) -> dict:
             "person_in_alt_text_without_one": int(sum(names_a_person(r.alt_text) for r, _ in nobody)),
             "person_in_caption_without_one": int(sum(names_a_person(r.caption) for r, _ in nobody)),
             "without_people": len(nobody),
+            **may_be_figures(results, [lambda thing, p=p: names_subject(thing, p.subject) for p in photos]),
             "confidently_wrong_photos": [p.name for p, w in zip(photos, wrong) if w]}
 
 

@@ -225,7 +225,9 @@ document.addEventListener("DOMContentLoaded", () => {
     unsure.textContent = data.note || "";
     unsure.hidden = !data.note;
     confidence.textContent = confidenceWords(data);
-    const seen = (data.objects || []).filter((o) => o.probability >= recognisedFloor && (o.kind !== "person" || !data.unsure));
+    // As app.recognised lists them: none on an unsure answer, no person on a hedged one.
+    const seen = data.certainty === "unsure" ? []
+      : (data.objects || []).filter((o) => o.probability >= recognisedFloor && (o.kind !== "person" || !data.unsure));
     objects.textContent = seen.length
       ? `Recognised: ${seen.map((o) => `${o.word} (${Math.round(o.probability * 100)}%)`).join(", ")}` : "";
     // Best first, as the search ranked them (log-probability / length ** the card's length penalty). No

@@ -252,3 +252,16 @@ def test_the_markdown_of_the_card_can_bring_no_markup_of_its_own():
     html = str(markdown_html(text))
     assert "<b>" not in html and "<script>" not in html and "<a " not in html
     assert "<strong>bold</strong>" in html and "<code>&lt;code&gt;</code>" in html and "<h1>A &lt;b&gt;" in html
+
+
+@pytest.mark.parametrize("certainty, listed", [("confident", ["dog (79%)", "person (70%)"]),
+                                               ("hedged", ["dog (79%)"]), ("unsure", [])])
+def test_the_page_lists_what_was_recognised_only_as_far_as_the_answer_is_sure(app, certainty, listed):
+    """An unsure answer's alt text already says what it is fairly sure of; the rest are guesses it declined."""
+    from app import recognised
+
+    objects = [{"word": "dog", "probability": 0.79, "kind": "concept"},
+               {"word": "person", "probability": 0.7, "kind": "person"},
+               {"word": "camera", "probability": 0.2, "kind": "concept"}]
+    with app.app_context():
+        assert recognised({"objects": objects, "certainty": certainty, "unsure": certainty != "confident"}) == listed

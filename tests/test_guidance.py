@@ -223,3 +223,34 @@ def test_the_word_maps_explain_the_caption_shown_even_a_word_the_decoder_never_l
     explanation = captioner.explain_image(photo, grid=2)
     assert explanation["words"] == shown.split() and "lion" in shown.split()
     assert len(explanation["heatmaps"]) == len(explanation["words"])
+
+
+def test_an_unsure_answer_says_a_probed_thing_only_where_the_imagenet_layer_backs_it(captioner):
+    """A leaf, a flower, a wooden floor: the dog probe gives 0.55-0.79, the ImageNet layer's 118 breeds together
+    under 0.04. The probe alone is not enough for "May be a dog."."""
+    import dataclasses
+
+    config = dataclasses.replace(captioner.guidance.config, sure_thing_threshold=0.5, sure_thing_support=0.05)
+    sure_thing = captioner.guidance.sure_thing
+    person = RecognisedObject("person", 0.8, "person")
+    leaf = [RecognisedObject("dog", 0.79, "concept", imagenet_probability=0.012), person,
+            RecognisedObject("camera", 0.36, "concept", imagenet_probability=0.001)]
+    assert sure_thing(leaf, config) is None
+    assert sure_thing(leaf, dataclasses.replace(config, sure_thing_support=0.0)) == "dog"
+    backed = [dataclasses.replace(leaf[0], imagenet_probability=0.3), person]
+    assert sure_thing(backed, config) == "dog"
+    below = [person, RecognisedObject("flower", 0.7, "concept", imagenet_probability=0.01),
+             RecognisedObject("ladybug", 0.6, "insect", imagenet_probability=0.6)]
+    assert sure_thing(below, config) == "ladybug"  # an ImageNet word is its own backing
+
+
+def test_each_probed_thing_carries_the_imagenet_layers_probability_for_its_words(captioner, flickr8k_root):
+    guidance = captioner.guidance
+    seen = guidance.recognise(features_of(captioner, flickr8k_root, DOG_PHOTO))
+    words = guidance.recogniser.words
+    for thing in guidance.top_objects(seen, top=len(guidance.recogniser.concepts))[0]:
+        if thing.kind == "concept":
+            mine = [i for i, w in enumerate(words) if guidance.group_of_word.get(w, w) == thing.word]
+            assert thing.imagenet_probability == pytest.approx(float(seen.words[0, mine].sum()), abs=1e-5)
+    dog = next(t for t in guidance.top_objects(seen)[0] if t.word == "dog")
+    assert dog.imagenet_probability > 0.5  # many breeds, one dog

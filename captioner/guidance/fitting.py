@@ -45,7 +45,8 @@ TYPICAL_NOVELTY = 0.9
 # ...elsewhere a face or person detector must see someone, and the probe give at least this.
 PERSON_DETECTED_THRESHOLD = 0.5
 # How sure an answer must be to be said, and how rarity lowers it (GuidanceConfig's fields of the same names).
-WORDING = {"rare_share": 0.1, "confidence_threshold": 0.4, "sure_threshold": 0.6, "sure_thing_threshold": 0.5}
+WORDING = {"rare_share": 0.1, "confidence_threshold": 0.4, "sure_threshold": 0.6, "sure_thing_threshold": 0.5,
+           "sure_thing_support": 0.05}
 
 
 @dataclass

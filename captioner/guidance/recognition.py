@@ -36,6 +36,8 @@ class RecognisedObject:
     word: str
     probability: float
     kind: str
+    # How probable the ImageNet layer finds the thing (its words summed): a second opinion on a concept probe's.
+    imagenet_probability: float = 0.0
 
     def as_dict(self) -> dict:
         return {"word": self.word, "probability": round(self.probability, 3), "kind": self.kind}

@@ -62,6 +62,9 @@ class GuidanceConfig:
     # probable ("May be a cheetah."), or nothing; from there up to ``sure_threshold`` it is hedged ("Maybe ...").
     sure_threshold: float = 0.0
     sure_thing_threshold: float = 0.5
+    # A concept probe's thing is said there only where the ImageNet layer gives it at least this much too: the probes
+    # learned from Flickr8k alone, and fire on what merely looks like its photos (a leaf, a wooden floor: "dog").
+    sure_thing_support: float = 0.0
 
     @classmethod
     def from_card(cls, entry: dict | None) -> "GuidanceConfig":
@@ -102,6 +105,10 @@ class Guidance:
         self.imagenet_things = [(i, self.recogniser.concepts.index(thing))
                                 for i, word in enumerate(self.recogniser.words)
                                 if (thing := self.group_of_word.get(word, word)) in self.recogniser.concepts]
+        # (words, concepts): 1 where the word is that thing; words @ it sums the ImageNet layer's say for each thing
+        self.words_of_thing = np.zeros((len(self.recogniser.words), len(self.recogniser.concepts)), np.float32)
+        for word, concept in self.imagenet_things:
+            self.words_of_thing[word, concept] = 1.0
         self.similar = imagenet_words()["similar"]
 
     # --- what is in the photo ----------------------------------------------------------------------------
@@ -116,16 +123,18 @@ class Guidance:
     def top_objects(self, seen: Recognition, top: int = 5) -> list[list[RecognisedObject]]:
         """Each photo's most probable things: concept probes' and ImageNet words', one entry per thing."""
         results = []
-        for word_row, concept_row in zip(seen.words, seen.concepts):
+        imagenet_says = seen.words @ self.words_of_thing
+        for word_row, concept_row, support_row in zip(seen.words, seen.concepts, imagenet_says):
             best: dict[str, RecognisedObject] = {}
-            for name, p in zip(self.recogniser.concepts, concept_row):
-                best[name] = RecognisedObject(name, float(p), "person" if name == "person" else "concept")
+            for name, p, support in zip(self.recogniser.concepts, concept_row, support_row):
+                best[name] = RecognisedObject(name, float(p), "person" if name == "person" else "concept",
+                                              float(support))
             for w in np.argsort(-word_row, kind="stable")[: 3 * top]:
                 word = self.recogniser.words[w]
                 thing = self.group_of_word.get(word, word)
                 if thing not in best or best[thing].probability < word_row[w]:
                     best[thing] = RecognisedObject(word if thing == word else thing, float(word_row[w]),
-                                                   self.recogniser.kinds[w])
+                                                   self.recogniser.kinds[w], float(word_row[w]))
             results.append(sorted(best.values(), key=lambda o: -o.probability)[:top])
         return results
 
@@ -293,13 +302,17 @@ class Guidance:
     @staticmethod
     def sure_thing(objects: list[RecognisedObject], config: GuidanceConfig) -> str | None:
         """What an unsure answer may still say: the most probable thing, if at least ``sure_thing_threshold``
-        probable. Never a person: where the model is unsure, a person is the commonest wrong guess (the probe learned
-        "person" from Flickr8k, and the detectors' false alarms fall on exactly the photos that are unlike it)."""
+        probable, and for a concept probe's thing, one the ImageNet layer supports (``sure_thing_support``). Never a
+        person: where the model is unsure, a person is the commonest wrong guess (the probe learned "person" from
+        Flickr8k, and the detectors' false alarms fall on exactly the photos that are unlike it)."""
         for thing in objects:  # most probable first
             if thing.probability < config.sure_thing_threshold:
                 return None
-            if thing.kind != "person":
-                return thing.word
+            if thing.kind == "person":
+                continue
+            if thing.kind == "concept" and thing.imagenet_probability < config.sure_thing_support:
+                continue
+            return thing.word
         return None
 
 
