@@ -303,9 +303,10 @@ def read_upload() -> tuple[bytes, int]:
 
 def only_photo(photos: list[tuple[str, bytes]]) -> bytes:
     if len(photos) > 1:
-        raise CaptionerError(f"send one photo here, got {len(photos)} 'image' parts", code="several_photos")
+        raise CaptionerError(f"This address takes one photo and got {len(photos)} 'image' parts: send them one at a "
+                             "time, or all together to /api/caption.", code="several_photos")
     if not photos[0][1]:
-        raise CaptionerError("the file is empty", code="empty_file")
+        raise CaptionerError("The file is empty: choose the photo again.", code="empty_file")
     return photos[0][1]
 
 
@@ -324,8 +325,8 @@ def read_uploads() -> tuple[list[tuple[str, bytes]], int]:
             photos = _multipart_images()
         else:
             got = request.mimetype or "no content type"
-            raise UnsupportedMediaType(f"send the photo as multipart/form-data in the field 'image', or as the "
-                                       f"body with an image/* content type (got {got})")
+            raise UnsupportedMediaType(f"Send the photo as multipart/form-data in the field 'image', or as the "
+                                       f"body with an image/* content type (got {got}).")
     beam = whole_number_field("beam", 1, MAX_BEAM, _default_beam())
     return photos, beam
 
@@ -341,23 +342,23 @@ def stalled_upload_is_408():
         yield
     except ClientDisconnected as error:
         if isinstance(error.__context__, (BlockingIOError, TimeoutError)):
-            raise RequestTimeout("the upload stalled: no data arrived for too long, so the server stopped "
-                                 "waiting for the rest of the photo") from None
-        raise ClientDisconnected("the upload ended before the whole body arrived") from None
+            raise RequestTimeout("The upload stalled: no data arrived for too long, so the server stopped "
+                                 "waiting for the rest of the photo. Check the connection and send it again.") from None
+        raise ClientDisconnected("The upload ended before the whole body arrived: send the photo again.") from None
 
 
 def _multipart_images() -> list[tuple[str, bytes]]:
     try:
         files = request.files  # parses the whole form
     except ValueError as error:
-        raise CaptionerError(f"the multipart body is malformed: {multipart_problem(error)}",
-                             code="malformed_upload") from None
+        raise CaptionerError(f"The multipart body is malformed: {multipart_problem(error)}. Send the photo as the "
+                             "form field 'image'.", code="malformed_upload") from None
     uploads = files.getlist("image")
     if not uploads:
-        raise CaptionerError("no file: send the photo as the multipart form field 'image'", code="no_file")
+        raise CaptionerError("No file arrived: send the photo as the multipart form field 'image'.", code="no_file")
     if len(uploads) > MAX_PHOTOS:
-        raise CaptionerError(f"too many photos: at most {MAX_PHOTOS} 'image' parts in one request, got {len(uploads)}",
-                             code="too_many_photos")
+        raise CaptionerError(f"Too many photos: at most {MAX_PHOTOS} 'image' parts in one request, got {len(uploads)}. "
+                             "Send the rest in another request.", code="too_many_photos")
     return [(upload.filename or f"photo {i + 1}", upload.read()) for i, upload in enumerate(uploads)]
 
 
@@ -369,8 +370,8 @@ def whole_number_field(name: str, low: int, high: int, default: int) -> int:
         return default
     # isdecimal() alone would let "¹" or "١" through to int(): ASCII digits only.
     if not (text.isascii() and text.isdecimal()) or not low <= int(text) <= high:
-        raise CaptionerError(f"{name} must be a whole number from {low} to {high}, got {text[:20]!r}",
-                             code=f"bad_{name}")
+        raise CaptionerError(f"The {name} must be a whole number from {low} to {high}, got {text[:20]!r}: leave it out "
+                             "for the model's own.", code=f"bad_{name}")
     return int(text)
 
 
@@ -420,9 +421,9 @@ def http_error(error: HTTPException):
     if error.code == 413:
         message = too_large_message()
     elif error.code == 404:
-        message = f"not found: {request.path}"
+        message = f"Not found: {request.path}. The page is at / and the API is described at /docs."
     elif error.code == 405:
-        message = f"method {request.method} not allowed on {request.path}"
+        message = f"The method {request.method} is not allowed on {request.path}: /docs lists what each route takes."
     else:
         message = error.description
     if request.path == "/" and request.method == "POST":
@@ -436,15 +437,18 @@ def too_large_message() -> str:
     config = current_app.config
     length = request.content_length
     if length is None or length > config["MAX_CONTENT_LENGTH"]:
-        return f"file too large: the limit is {config['MAX_CONTENT_LENGTH']:,} bytes"
-    return (f"form too large: a text field may hold {config['MAX_FORM_MEMORY_SIZE']:,} bytes "
-            f"and a form {config['MAX_FORM_PARTS']} fields")
+        limit = config["MAX_CONTENT_LENGTH"]
+        return (f"The file is too large: the limit is {limit / 2**20:.0f} MB ({limit:,} bytes). Send a smaller copy "
+                "of the photo (a JPEG, or fewer pixels).")
+    return (f"The form is too large: a text field may hold {config['MAX_FORM_MEMORY_SIZE']:,} bytes "
+            f"and a form {config['MAX_FORM_PARTS']} fields.")
 
 
 def unexpected_error(error: Exception):
     """A bug, not bad input: logged with its traceback, answered without one."""
     logging.getLogger("captioner").exception("unexpected error on %s %s", request.method, request.path)
-    return jsonify(error="internal error: the server could not caption this request", code="internal_error"), 500
+    return jsonify(error="Something went wrong in the server while captioning this: try again, and if it happens "
+                         "again, tell whoever runs this site.", code="internal_error"), 500
 
 
 def security_headers(response):

@@ -37,6 +37,9 @@ MAX_PIXELS = 40_000_000
 # The smallest image worth describing: below 32 pixels a side a photo is a thumbnail of a thumbnail (an icon, a
 # tracking pixel), and what the encoder sees of it is its blur. Captioning refuses smaller ones by name.
 MIN_SIDE = 32
+# What an error tells the person who sent a broken or oversized image to do.
+SAVE_AGAIN = "open it in an image editor, save a new copy and send that."
+SCALE_DOWN = "scale it down and send it again."
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # How the Flickr8k copies the decoder was trained on were made: squashed to 224x224 with Pillow's Hamming
 # filter and saved as JPEG at quality 95 (their quantisation tables are libjpeg's at 95; of Pillow's filters
@@ -73,8 +76,8 @@ def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixel
     """
     image = open_image(source, max_pixels)
     if min(image.size) < min_side:
-        raise ImageError(f"the image is too small to describe ({image.width}x{image.height} pixels): it needs at "
-                         f"least {min_side} pixels a side", code="too_small")
+        raise ImageError(f"The image is too small to describe ({image.width}x{image.height} pixels): send one at "
+                         f"least {min_side} pixels on each side.", code="too_small")
     width, height = size[1], size[0]
     # A photo for the encoder is first made a training copy, so that is the size it must keep detail for.
     needed = (width, height) if keep_aspect else (TRAINING_COPY_SIDE,) * 2
@@ -95,7 +98,8 @@ def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixel
     # RuntimeError: Pillow's AVIF decoder ("Failed to decode frame 0: ..."), pillow-heif's; EOFError: pillow-heif
     # on image data that ends early ("Unexpected end of file").
     except (OSError, EOFError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError) as error:
-        raise ImageError(f"the image data is corrupt or truncated ({_reason(error)})", code="corrupt_image") from None
+        raise ImageError(f"The image data is corrupt or truncated ({_reason(error)}): {SAVE_AGAIN}",
+                         code="corrupt_image") from None
 
 
 def as_training_copy(image: Image.Image, resample: int = Image.HAMMING,
@@ -150,15 +154,15 @@ def open_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) 
     """Open and check an image without decoding its pixels yet."""
     if isinstance(source, (bytes, bytearray)):
         if not source:
-            raise ImageError("the file is empty", code="empty_file")
+            raise ImageError("The file is empty: choose the photo again.", code="empty_file")
         stream = io.BytesIO(source)
     else:
         try:
             stream = io.BytesIO(Path(source).read_bytes())
         except OSError as error:
-            raise ImageError(f"cannot read {source}: {error.strerror}", code="unreadable_file") from None
+            raise ImageError(f"Cannot read {source}: {error.strerror}.", code="unreadable_file") from None
         if not stream.getbuffer().nbytes:
-            raise ImageError(f"{source}: the file is empty", code="empty_file")
+            raise ImageError(f"{source} is empty.", code="empty_file")
     head = stream.getbuffer()[:16].tobytes()
     if head.startswith(PNG_SIGNATURE):
         check_png_chunks(stream.getbuffer())
@@ -172,19 +176,20 @@ def open_image(source: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) 
         if isinstance(error, UnidentifiedImageError):
             claimed = sniff_format(head)
             if claimed:
-                raise ImageError(f"the image data is corrupt (it starts like a {claimed} file but does not parse)",
-                                 code="corrupt_image") from None
-            raise ImageError(f"not an image (the data is not a {FORMAT_NAMES} file)", code="not_an_image") from None
-        raise ImageError(f"the image is too large to decode safely (limit {max_pixels:,} pixels)",
+                raise ImageError(f"The image data is corrupt (it starts like a {claimed} file but does not parse): "
+                                 f"{SAVE_AGAIN}", code="corrupt_image") from None
+            raise ImageError(f"This file is not an image: send a {FORMAT_NAMES} file.", code="not_an_image") from None
+        raise ImageError(f"The image is too large to decode safely (limit {max_pixels:,} pixels): {SCALE_DOWN}",
                          code="too_many_pixels") from None
     except (OSError, EOFError, ValueError, SyntaxError, RuntimeError) as error:
-        raise ImageError(f"the image data is corrupt ({_reason(error)})", code="corrupt_image") from None
+        raise ImageError(f"The image data is corrupt ({_reason(error)}): {SAVE_AGAIN}", code="corrupt_image") from None
     if image.format not in SUPPORTED_FORMATS:
-        raise ImageError(f"unsupported image format {image.format} (use {FORMAT_NAMES})", code="unsupported_format")
+        raise ImageError(f"{image.format} images cannot be described here: save it as {FORMAT_NAMES} and send that.",
+                         code="unsupported_format")
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
-            f"the image is too large to decode safely: {width}x{height} pixels (limit {max_pixels:,} pixels)",
+            f"The image is too large to decode safely: {width}x{height} pixels (limit {max_pixels:,}): {SCALE_DOWN}",
             code="too_many_pixels")
     return image
 
@@ -206,7 +211,8 @@ def read_heif() -> None:
     try:
         from pillow_heif import register_heif_opener
     except ImportError:
-        raise ImageError("HEIC/HEIF photos need the pillow-heif package (pip install pillow-heif)",
+        raise ImageError("HEIC/HEIF photos need the pillow-heif package on the server (pip install pillow-heif); "
+                         "until then, send the photo as JPEG.",
                          code="heic_not_installed") from None
     register_heif_opener()
 
@@ -226,12 +232,12 @@ def check_png_chunks(data: memoryview | bytes) -> None:
         (recorded,) = struct.unpack(">I", data[end - 4:end])
         if kind in PNG_CRITICAL_CHUNKS and zlib.crc32(data[offset + 4:end - 4]) != recorded:
             name = kind.decode("latin-1")
-            raise ImageError(f"the image data is corrupt (bad checksum in the PNG's {name} chunk)",
+            raise ImageError(f"The image data is corrupt (bad checksum in the PNG's {name} chunk): {SAVE_AGAIN}",
                              code="corrupt_image")
         if kind == b"IEND":
             return
         offset = end
-    raise ImageError("the image data is corrupt or truncated (the PNG ends before its IEND chunk)",
+    raise ImageError(f"The image data is corrupt or truncated (the PNG ends before its IEND chunk): {SAVE_AGAIN}",
                      code="corrupt_image")
 
 

@@ -67,6 +67,10 @@ class OnnxEncoder:
         return self.session.run(None, {self.input_name: self.spec.preprocess(pixels)})[0]
 
 
+# The API's earlier names for fields, still sent beside the new ones for one release (the OpenAPI description says so).
+RENAMED_FIELDS = {"named": "thing_named", "guided": "search_constrained", "person_probability": "person_probe"}
+
+
 @dataclass
 class CaptionResult:
     """One photo's answer: the runtime's single result type (the API, the page, alt text and evaluation read it)."""
@@ -139,10 +143,11 @@ class CaptionResult:
                 "novelty": round(guidance.novelty, 3),
                 "person_detected": guidance.person_detected,
                 "objects": [o.as_dict() for o in guidance.objects],
-                "named": None if guidance.tag is None else guidance.tag.word,
-                "guided": guidance.guided,
-                "person_probability": round(guidance.person_probability, 3),
+                "thing_named": None if guidance.tag is None else guidance.tag.word,
+                "search_constrained": guidance.guided,
+                "person_probe": round(guidance.person_probability, 3),
             })
+            result.update({old: result[new] for old, new in RENAMED_FIELDS.items()})
         if self.timing_ms is not None:
             result["timing_ms"] = self.timing_ms
         return result

@@ -95,14 +95,14 @@ def ico() -> bytes:
 
 # Bad uploads and what their error must say; a str names a file made by bad_upload_data.
 BAD_UPLOADS = [
-    (None, {}, 400, "no file"),
+    (None, {}, 400, "No file"),
     (b"", {}, 400, "empty"),
     (b"just some text, named photo.jpg", {}, 400, "not an image"),
     (b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", {}, 400, "not an image"),
-    ("ico", {}, 400, "unsupported image format ICO"),
+    ("ico", {}, 400, "ICO images cannot be described"),
     ("truncated", {}, 400, "corrupt"),
     ("bomb", {}, 400, "too large to decode"),
-    (b"x" * (3 * 1024 * 1024), {}, 413, "file too large"),
+    (b"x" * (3 * 1024 * 1024), {}, 413, "file is too large"),
     ("photo", {"beam": "0"}, 400, "beam must be a whole number from 1 to 10"),
     ("photo", {"beam": "11"}, 400, "beam must be"),
     ("photo", {"beam": "two"}, 400, "beam must be"),
@@ -139,6 +139,17 @@ def test_every_error_carries_a_stable_code_beside_its_message(client, upload_cas
     data, fields, status, _ = upload_case
     body = upload(client, bad_upload_data(data), **fields).get_json()
     assert body["code"] == code, body
+
+
+# What an error message tells its reader to do: every one says at least one of these.
+WHAT_TO_DO = ("send", "choose", "save", "scale", "leave it out", "try again")
+
+
+@pytest.mark.parametrize("data, fields, status, message", BAD_UPLOADS, ids=BAD_UPLOAD_IDS)
+def test_every_error_message_is_a_sentence_that_says_what_to_do(client, data, fields, status, message):
+    error = upload(client, bad_upload_data(data), **fields).get_json()["error"]
+    assert error[0].isupper() and error.endswith("."), error
+    assert any(verb in error.lower() for verb in WHAT_TO_DO), error
 
 
 def fits(spec, body, schema: str) -> None:
@@ -182,7 +193,7 @@ def test_a_bad_upload_on_the_page_shows_the_error_escaped(client):
 
 def test_unknown_routes_and_methods_are_json(client):
     missing = client.get("/nope")
-    assert missing.status_code == 404 and "not found: /nope" in missing.get_json()["error"]
+    assert missing.status_code == 404 and "Not found: /nope" in missing.get_json()["error"]
     wrong = client.get("/api/caption")
     assert wrong.status_code == 405 and "GET" in wrong.get_json()["error"]
 
@@ -265,3 +276,4 @@ def test_the_page_lists_what_was_recognised_only_as_far_as_the_answer_is_sure(ap
                {"word": "camera", "probability": 0.2, "kind": "concept"}]
     with app.app_context():
         assert recognised({"objects": objects, "certainty": certainty, "unsure": certainty != "confident"}) == listed
+

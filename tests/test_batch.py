@@ -28,7 +28,7 @@ def test_several_photos_get_one_result_each_in_order_and_a_bad_one_its_own_error
     results = response.get_json()["results"]
     assert [r["filename"] for r in results] == ["red.jpg", "notes.jpg", "empty.jpg", "blue.jpg"]
     assert "red" in results[0]["result"]["caption"] and "blue" in results[3]["result"]["caption"]
-    assert "not an image" in results[1]["error"] and results[2]["error"] == "the file is empty"
+    assert "not an image" in results[1]["error"] and results[2]["error"] == "The file is empty: choose the photo again."
 
 
 def test_a_batch_answer_fits_the_openapi_description(client, spec):
@@ -48,19 +48,19 @@ def spec(app):
 def test_more_photos_than_the_limit_are_refused_with_the_limit_named(client):
     response = post_photos(client, [(f"{i}.jpg", jpeg("red")) for i in range(MAX_PHOTOS + 1)])
     assert response.status_code == 400
-    assert response.get_json()["error"] == (f"too many photos: at most {MAX_PHOTOS} 'image' parts in one request, "
-                                             f"got {MAX_PHOTOS + 1}")
+    assert response.get_json()["error"].startswith(f"Too many photos: at most {MAX_PHOTOS} 'image' parts in one "
+                                                   f"request, got {MAX_PHOTOS + 1}.")
 
 
 def test_the_byte_limit_holds_for_the_whole_batch(client, app):
     big = b"\xff\xd8" + bytes(app.config["MAX_CONTENT_LENGTH"] // 3)
     response = post_photos(client, [("a.jpg", big), ("b.jpg", big), ("c.jpg", big), ("d.jpg", big)])
-    assert response.status_code == 413 and "file too large" in response.get_json()["error"]
+    assert response.status_code == 413 and "file is too large" in response.get_json()["error"]
 
 
 def test_explain_takes_one_photo_only(client):
     response = post_photos(client, [("red.jpg", jpeg("red")), ("blue.jpg", jpeg("blue"))], path="/api/explain")
-    assert response.status_code == 400 and response.get_json()["error"] == "send one photo here, got 2 'image' parts"
+    assert response.status_code == 400 and "got 2 'image' parts" in response.get_json()["error"]
 
 
 def test_without_javascript_several_photos_render_a_table(client):

@@ -254,3 +254,16 @@ def test_each_probed_thing_carries_the_imagenet_layers_probability_for_its_words
             assert thing.imagenet_probability == pytest.approx(float(seen.words[0, mine].sum()), abs=1e-5)
     dog = next(t for t in guidance.top_objects(seen)[0] if t.word == "dog")
     assert dog.imagenet_probability > 0.5  # many breeds, one dog
+
+
+def test_the_renamed_fields_are_sent_under_both_names_for_one_release(captioner, flickr8k_root):
+    import json
+
+    from captioner.serving import RENAMED_FIELDS
+
+    answer = describe(captioner, features_of(captioner, flickr8k_root, DOG_PHOTO)).as_dict()
+    assert answer["thing_named"] == "dog" and answer["search_constrained"] in (True, False)
+    assert all(answer[old] == answer[new] for old, new in RENAMED_FIELDS.items())
+    schema = json.loads((REPO_ROOT / "static" / "openapi.json").read_text())["components"]["schemas"]["Caption"]
+    assert all(schema["properties"][old]["deprecated"] and new in schema["properties"]
+               for old, new in RENAMED_FIELDS.items())

@@ -69,8 +69,8 @@ def test_an_image_below_the_minimum_size_gets_the_documented_answer(client):
     response = client.post("/api/caption", data={"image": (io.BytesIO(small), "small.png")},
                            content_type="multipart/form-data")
     assert response.status_code == 400
-    assert response.get_json()["error"] == (f"the image is too small to describe ({MIN_SIDE - 1}x200 pixels): it needs "
-                                            f"at least {MIN_SIDE} pixels a side")
+    assert response.get_json()["error"] == (f"The image is too small to describe ({MIN_SIDE - 1}x200 pixels): send one "
+                                            f"at least {MIN_SIDE} pixels on each side.")
     just_enough = png(Image.new("RGB", (MIN_SIDE, MIN_SIDE), (40, 160, 60)))
     assert client.post("/api/caption", data={"image": (io.BytesIO(just_enough), "ok.png")},
                        content_type="multipart/form-data").status_code == 200

@@ -153,7 +153,7 @@ def test_a_truncated_jpeg_is_reported_as_corrupt():
 
 def test_an_unsupported_format_is_named():
     data = encode(Image.new("RGB", (20, 20)), "ICO")
-    with pytest.raises(ImageError, match="unsupported image format ICO"):
+    with pytest.raises(ImageError, match="ICO images cannot be described"):
         load_rgb(data, SIZE)
 
 
@@ -165,7 +165,7 @@ def test_a_decompression_bomb_is_refused_before_decoding():
 
 
 def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(ImageError, match="cannot read .*nope.jpg"):
+    with pytest.raises(ImageError, match="Cannot read .*nope.jpg"):
         load_rgb(tmp_path / "nope.jpg", SIZE)
 
 
