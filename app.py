@@ -36,6 +36,10 @@ MAX_BEAM = 10
 MAX_PHOTOS = 10
 # An explanation encodes grid x grid + 1 photos: 12 x 12 is about 3 s here, 6 x 6 under one.
 MIN_GRID, MAX_GRID = 2, 12
+# Photos a visitor can click to try the page (static/samples/, whose SOURCES.md gives their licences): a file name
+# and what the photo shows, which names its button.
+SAMPLE_PHOTOS = (("basketball.jpg", "Basketball"), ("park-sign.jpg", "Park sign"),
+                 ("cartoon-fish.jpg", "Cartoon fish"))
 OPENAPI_FILE = REPO_ROOT / "static" / "openapi.json"
 # The interactive API docs at /docs: Swagger UI's own build, from its PyPI package (never a CDN), started by
 # static/docs.js because the page's Content-Security-Policy allows no inline script.
@@ -129,11 +133,11 @@ def load_captioner(model_dir: str | Path):
 @bp.app_context_processor
 def page_helpers() -> dict:
     """What every render of the page needs: the upload limits it states (and its script checks before sending),
-    and the things it lists as recognised."""
+    the things it lists as recognised, and the sample photos to try."""
     max_bytes = current_app.config["MAX_CONTENT_LENGTH"]
     return {"limits": {"max_bytes": max_bytes, "max_text": f"{max_bytes / 2**20:.0f} MB", "min_side": MIN_SIDE,
                        "recognised_floor": _recognised_floor()},
-            "recognised": recognised}
+            "recognised": recognised, "samples": SAMPLE_PHOTOS}
 
 
 def recognised(result: dict) -> list[str]:

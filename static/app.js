@@ -43,6 +43,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const canCopy = Boolean(navigator.clipboard) || Boolean(document.queryCommandSupported?.("copy"));
   form.noValidate = true; // a folder or a drop leaves the file input empty; the submit handler checks instead
   folder.closest(".folder").hidden = false; // folders need this script
+  $("samples").hidden = false; // and so do the samples
   copy.hidden = !canCopy || !altText.value.trim();
   const maxBytes = Number(form.dataset.maxBytes);
   const minSide = Number(form.dataset.minSide);
@@ -126,6 +127,19 @@ document.addEventListener("DOMContentLoaded", () => {
       showBatch(chosen);
     }
   }
+
+  // A sample is fetched and sent as if it had been chosen, so it meets every check a photo of one's own does.
+  document.querySelectorAll(".sample").forEach((button) => button.addEventListener("click", async () => {
+    try {
+      const response = await fetch(button.dataset.src);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const blob = await response.blob();
+      choose([new File([blob], button.dataset.name, { type: blob.type || "image/jpeg" })]);
+      form.requestSubmit();
+    } catch {
+      showError("The sample photo could not be loaded. Try again, or choose a photo of your own.");
+    }
+  }));
 
   input.addEventListener("change", () => choose([...input.files]));
   folder.addEventListener("change", () => choose([...folder.files]));
@@ -351,13 +365,17 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
-  // The status counts what happened: "9 captioned, 1 failed." (a failed row has a Retry button).
+  // The status counts what happened: "9 captioned (2 unsure: check them), 1 failed." (a failed row has a Retry
+  // button; an unsure one says so in its confidence).
   function summariseBatch() {
     const rows = [...batchRows.rows];
     const failed = rows.filter((row) => row.cells[2].className === "error").length;
     const captioned = rows.length - failed;
+    const unsure = rows.filter((row) => row.dataset.unsure === "true").length;
+    const doubt = unsure ? ` (${unsure} unsure: check ${unsure === 1 ? "it" : "them"})` : "";
     batchStatus.classList.remove("busy");
-    batchStatus.textContent = failed ? `${captioned} captioned, ${failed} failed.` : `Captioned ${captioned} photos.`;
+    batchStatus.textContent = failed ? `${captioned} captioned${doubt}, ${failed} failed.`
+      : `Captioned ${captioned} photos${doubt}.`;
   }
 
   // A row shows the alt text, in a box to edit (or, where there is none, what to do instead), and how sure the

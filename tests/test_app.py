@@ -277,3 +277,20 @@ def test_the_page_lists_what_was_recognised_only_as_far_as_the_answer_is_sure(ap
     with app.app_context():
         assert recognised({"objects": objects, "certainty": certainty, "unsure": certainty != "confident"}) == listed
 
+
+def test_every_sample_photo_is_on_the_page_credited_and_small(client):
+    from PIL import Image
+
+    from app import SAMPLE_PHOTOS
+    from captioner.data import REPO_ROOT
+    from captioner.images import MIN_SIDE
+
+    folder = REPO_ROOT / "static" / "samples"
+    page = client.get("/").get_data(as_text=True)
+    sources = (folder / "SOURCES.md").read_text()
+    assert "License: Apache-2.0 AND BSD-3-Clause" in sources and "Apache-2.0 and BSD-3-Clause" in page
+    for file, shows in SAMPLE_PHOTOS:
+        assert f"| {file} |" in sources and f"samples/{file}" in page and f"<span>{shows}</span>" in page
+        assert (folder / file).stat().st_size < 100_000  # the page loads them all as thumbnails
+        assert min(Image.open(folder / file).size) >= MIN_SIDE
+        assert client.get(f"/static/samples/{file}").status_code == 200

@@ -267,3 +267,13 @@ def test_the_renamed_fields_are_sent_under_both_names_for_one_release(captioner,
     schema = json.loads((REPO_ROOT / "static" / "openapi.json").read_text())["components"]["schemas"]["Caption"]
     assert all(schema["properties"][old]["deprecated"] and new in schema["properties"]
                for old, new in RENAMED_FIELDS.items())
+
+
+def test_the_sample_photos_give_the_answers_their_sources_file_says(captioner):
+    """static/samples/SOURCES.md tells what each sample shows of the page; the shipped model must still show it."""
+    folder = REPO_ROOT / "static" / "samples"
+    names = ["basketball.jpg", "park-sign.jpg", "cartoon-fish.jpg"]
+    basketball, sign, fish = captioner.caption_sources([folder / name for name in names])
+    assert basketball.guidance.certainty == "confident" and basketball.alt_text.endswith(".")
+    assert (sign.guidance.certainty, sign.alt_text) == ("unsure", "May be a sign.")
+    assert (fish.guidance.certainty, fish.alt_text) == ("unsure", "") and "yourself" in fish.note

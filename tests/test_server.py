@@ -422,6 +422,20 @@ def test_a_pasted_photo_is_taken_as_a_chosen_one(browser, dev_server, photos):
     expect()(page.locator("#status")).to_contain_text("Alt text ready:", timeout=60_000)
 
 
+def test_a_sample_photo_is_captioned_in_one_click_as_if_chosen(browser, dev_server):
+    from app import SAMPLE_PHOTOS
+
+    file, shows = SAMPLE_PHOTOS[1]
+    page = browser.new_page()
+    page.goto(dev_server)
+    page.get_by_role("button", name=shows).click()
+    expect()(page.locator("#dropzone .dropzone-title")).to_have_text(file)
+    expect()(page.locator("#status")).to_contain_text("Alt text ready:", timeout=60_000)
+    photo = (REPO_ROOT / "static" / "samples" / file).read_bytes()
+    answer = requests.post(f"{dev_server}/api/caption", files={"image": (file, photo)}, timeout=60).json()
+    assert page.locator("#alt-text").input_value() == answer["alt_text"]
+
+
 def test_the_limits_are_stated_and_checked_before_anything_is_sent(browser, dev_server):
     page = browser.new_page()
     sent = []
@@ -437,6 +451,25 @@ def test_the_limits_are_stated_and_checked_before_anything_is_sent(browser, dev_
     page.click("#submit")
     expect()(page.locator("#error")).to_contain_text("tiny.png is 10x10 pixels: too small to describe")
     assert sent == []
+
+
+def test_the_batch_status_counts_the_unsure_rows(browser, dev_server, photos):
+    """The colour model is never unsure, so the server's answers are made unsure on their way to the page: what is
+    under test is the page's count."""
+    import json
+
+    def unsure(route):
+        answer = route.fetch().json()
+        answer.update(alt_text="", unsure=True, certainty="unsure", confidence=0.1, note="Write its alt text yourself.")
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(answer))
+
+    page = browser.new_page()
+    page.route("**/api/caption", unsure)
+    page.goto(dev_server)
+    page.set_input_files("#image", [str(photos[0]), str(photos[1])])
+    page.click("#submit")
+    expect()(page.locator("#batch-status")).to_have_text("Captioned 2 photos (2 unsure: check them).", timeout=60_000)
+    expect()(page.locator("#batch-table tbody tr").first.locator("td").nth(3)).to_have_text("10% (unsure)")
 
 
 def test_an_edited_row_is_what_the_csv_holds(browser, dev_server, photos):
