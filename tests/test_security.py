@@ -62,7 +62,7 @@ def test_a_bug_is_a_json_500_without_a_traceback(app, monkeypatch):
                                       content_type="multipart/form-data")
     assert response.status_code == 500
     text = response.get_data(as_text=True)
-    assert response.get_json()["error"].startswith("internal error")
+    assert response.get_json()["code"] == "internal_error" and "try again" in response.get_json()["error"]
     assert "Traceback" not in text and "secret detail" not in text and "RuntimeError" not in text
 
 
