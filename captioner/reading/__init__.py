@@ -1,0 +1,88 @@
+"""Reading the text in an image: PP-OCRv4's text detector and recogniser, in ONNX Runtime and NumPy.
+
+Alt text for an image of text must carry its text (WCAG 1.1.1). The two networks are PaddleOCR's PP-OCRv4 mobile
+models as RapidOCR ships them in ONNX (``rapidocr-onnxruntime``, Apache-2.0; ``tools/make_text_reader.py`` copies
+them into the model folder). RapidOCR's own pre- and post-processing needs OpenCV (288 MB installed); here they
+are Pillow and NumPy, so reading adds the two model files (16 MB) and nothing to the serving install:
+
+1. :mod:`.detection`: the detector's text probability map, cut into line boxes by projections.
+2. :mod:`.recognition`: each line resized to the recogniser's height, its characters read by CTC.
+
+    reader = TextReader.from_folder("model")
+    for line in reader.read(Image.open("sign.jpg")):
+        print(line.text, line.confidence, line.box)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .. import CaptionerError
+from ..model_folder import TEXT_DETECTOR_FILE, TEXT_RECOGNISER_FILE
+from .detection import find_lines, reading_order
+from .recognition import read_lines
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text: what it says, how sure the recogniser is (mean of its characters'), and where it is, as
+    ``(left, top, right, bottom)`` in the image's pixels."""
+
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "confidence": round(self.confidence, 3), "box": list(self.box)}
+
+
+class TextReader:
+    """Finds the lines of text in an image and reads them, in reading order (top to bottom, then left to right);
+    a line's words found apart are read apart and joined with a space."""
+
+    def __init__(self, detector_path: str | Path, recogniser_path: str | Path, threads: int | None = 1):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.detector = ort.InferenceSession(str(detector_path), options, providers=["CPUExecutionProvider"])
+            self.recogniser = ort.InferenceSession(str(recogniser_path), options, providers=["CPUExecutionProvider"])
+            characters = self.recogniser.get_modelmeta().custom_metadata_map["character"].splitlines()
+        except (OSError, KeyError, RuntimeError) as error:  # onnxruntime's load errors are RuntimeErrors
+            raise CaptionerError(f"cannot load the text reader from {detector_path}, {recogniser_path}: {error}")
+        # CTC's blank first, then the model's characters and the space its training appended last.
+        self.alphabet = ["", *characters, " "]
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, threads: int | None = 1) -> "TextReader | None":
+        """The model folder's text reader, or None where the folder has none."""
+        folder = Path(folder)
+        if not (folder / TEXT_DETECTOR_FILE).is_file():
+            return None
+        return cls(folder / TEXT_DETECTOR_FILE, folder / TEXT_RECOGNISER_FILE, threads)
+
+    def read(self, image: Image.Image | np.ndarray, min_confidence: float = 0.0) -> list[TextLine]:
+        """Every line found, read; those the recogniser is less sure of than ``min_confidence`` left out."""
+        if isinstance(image, np.ndarray):
+            image = Image.fromarray(image)
+        image = image.convert("RGB")
+        boxes = find_lines(self.detector, image)
+        pieces = read_lines(self.recogniser, self.alphabet, image, boxes)
+        lines = []
+        for line in reading_order(boxes):
+            kept = [i for i in line if pieces[i][0].strip() and pieces[i][1] >= min_confidence]
+            if not kept:
+                continue
+            text = " ".join(pieces[i][0].strip() for i in kept)
+            # weighted by length: a line's confidence is its characters' mean, as for a piece
+            confidence = sum(pieces[i][1] * len(pieces[i][0]) for i in kept) / sum(len(pieces[i][0]) for i in kept)
+            box = (min(boxes[i][0] for i in kept), min(boxes[i][1] for i in kept),
+                   max(boxes[i][2] for i in kept), max(boxes[i][3] for i in kept))
+            lines.append(TextLine(text, confidence, box))
+        return lines
