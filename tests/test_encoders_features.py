@@ -82,7 +82,7 @@ def test_a_corrupt_image_is_reported_and_skipped(colour_dataset, tmp_path):
     broken.write_bytes(broken.read_bytes()[:300])
     (colour_dataset / "Images" / "notes.jpg").write_text("not a photo")
     images["notes.jpg"] = colour_dataset / "Images" / "notes.jpg"
-    with pytest.warns(FeatureWarning, match=r"skipped 2 unreadable image\(s\).*notes.jpg: not an image"):
+    with pytest.warns(FeatureWarning, match=r"skipped 2 unreadable image\(s\).*notes.jpg: This file is not an image"):
         features = extract_features(build_encoder("thumbnail"), images, tmp_path, progress=False)
     assert set(features) == set(images) - {"red_1.jpg", "notes.jpg"}
 

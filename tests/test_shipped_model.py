@@ -40,8 +40,10 @@ def test_the_card_records_what_the_model_needs_and_how_it_scores(card):
 
 
 def test_the_model_folder_is_small(card):
+    """A Heroku slug holds 500 MB: the serving install (about 254 MB) and this folder (56 MB of captioner and
+    guidance, 16 MB of text reader) with room to spare."""
     size = sum(p.stat().st_size for p in MODEL_DIR.iterdir())
-    assert size < 60 * 1024 * 1024
+    assert size < 80 * 1024 * 1024
     listed = {card["files"]["architecture"], card["files"]["vocabulary"], *card["files"]["weights"]}
     assert listed <= {p.name for p in MODEL_DIR.iterdir()}
 
