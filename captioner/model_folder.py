@@ -93,6 +93,17 @@ def load_card(folder: str | Path, verify: bool = True) -> dict:
     return card
 
 
+def load_onnx(path: str | Path, options, what: str):
+    """An ONNX Runtime session on the CPU over the model folder's file ``path`` (``options``: the caller's
+    ``SessionOptions``); a CaptionerError that names ``what`` where the file cannot be loaded."""
+    import onnxruntime
+
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own classes (InvalidProtobuf, Fail, ...), not OSError
+        raise CaptionerError(f"cannot load {what} {path}: {str(error).splitlines()[0]}") from None
+
+
 def default_model_dir() -> Path:
     """``$CAPTIONER_MODEL``, or the shipped ``model/``."""
     return Path(os.environ.get("CAPTIONER_MODEL", REPO_ROOT / "model"))

@@ -30,7 +30,7 @@ from .guidance.rules import Guidance, GuidanceConfig, GuidedCaption
 from .images import MAX_PIXELS, MIN_SIDE, load_in_batches, load_rgb
 from .model_folder import (
     FACE_DETECTOR_FILE, NOVELTY_FILE, OBJECTS_FILE, ONNX_ENCODER_FILE, POSE_DETECTOR_FILE, VOCAB_FILE,
-    decoder_weight_files, decoding_defaults, load_card,
+    decoder_weight_files, decoding_defaults, load_card, load_onnx,
 )
 from .text import START_ID, Vocabulary
 
@@ -57,10 +57,7 @@ class OnnxEncoder:
         # request's JPEG decoding needs. Without spinning: 11.7 ms instead of 15.2 ms per photo here.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.spec = spec
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises its own classes (InvalidProtobuf, Fail, ...)
-            raise CaptionerError(f"cannot load the ONNX encoder {path}: {str(error).splitlines()[0]}") from None
+        self.session = load_onnx(path, options, "the ONNX encoder")
         self.input_name = self.session.get_inputs()[0].name
 
     def encode(self, pixels: np.ndarray) -> np.ndarray:
@@ -80,7 +77,7 @@ class CaptionResult:
     error: str | None = None
     guidance: GuidedCaption | None = None  # None for a model folder without objects.npz
     timing_ms: dict[str, float] | None = None  # where one photo's time went, for caption_image
-    length_penalty: float = 0.0  # what the candidates were ranked by: log_prob / (words + 1) ** length_penalty
+    scores: list[float] = field(default_factory=list)  # each candidate's rank in the search (Candidate.score)
 
     @property
     def caption(self) -> str | None:
@@ -104,10 +101,6 @@ class CaptionResult:
             return f"Maybe {self.caption}."
         return may_be(guidance.sure_of) if guidance.sure_of else ""
 
-    def score(self, text: str, log_prob: float) -> float:
-        """What the search ranked a candidate by (:meth:`captioner.decode.Candidate.score`), highest first."""
-        return log_prob / (len(text.split()) + 1) ** self.length_penalty
-
     @property
     def note(self) -> str | None:
         """For the person using the alt text, whenever it is not a confident sentence: why, and what to do."""
@@ -128,8 +121,8 @@ class CaptionResult:
         result = {
             "caption": self.caption,
             "alt_text": self.alt_text,
-            "candidates": [{"caption": text, "log_prob": round(log_prob, 4),
-                            "score": round(self.score(text, log_prob), 4)} for text, log_prob in self.candidates],
+            "candidates": [{"caption": text, "log_prob": round(log_prob, 4), "score": round(score, 4)}
+                           for (text, log_prob), score in zip(self.candidates, self.scores, strict=True)],
         }
         if self.guidance is not None:
             guidance = self.guidance
@@ -220,14 +213,6 @@ class Captioner:
         if self.guidance is not None and self.guidance.detector is not None:
             self.guidance.detector.scores(blank[0])
 
-    def _plain_candidates(
-        self, features: np.ndarray, beam_size: int | None = None, length_penalty: float | None = None
-    ) -> list[list[tuple[str, float]]]:
-        """For each image, its candidate captions with their log-probabilities, best first (no guidance)."""
-        beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
-        results = beam_search(self.decoder, features, self.vocab.max_length, beam_size, length_penalty)
-        return [[(caption_text(c.ids, self.vocab), c.log_prob) for c in candidates] for candidates in results]
-
     def describe_features(self, features: np.ndarray, sources: list[str], beam_size: int | None = None,
                           length_penalty: float | None = None, guided: bool = True,
                           config: GuidanceConfig | None = None, pixels=None) -> list[CaptionResult]:
@@ -237,17 +222,19 @@ class Captioner:
         :mod:`captioner.guidance.fitting` tries them). ``pixels``, the encoder's input (an array, or a function of
         the row that loads it), lets the pixel rules and the person detector run; without it every image is taken
         for a photo and no detector runs."""
+        beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
         if self.guidance is None or not guided:
-            plain = self._plain_candidates(features, beam_size, length_penalty)
-            penalty = self.search_settings(beam_size, length_penalty)[1]
-            return [CaptionResult(source, found, length_penalty=penalty) for source, found in zip(sources, plain)]
+            found = beam_search(self.decoder, features, self.vocab.max_length, beam_size, length_penalty)
+            return [CaptionResult(source, [(caption_text(c.ids, self.vocab), c.log_prob) for c in candidates],
+                                  scores=[c.score(length_penalty) for c in candidates])
+                    for source, candidates in zip(sources, found)]
         guidance = self.guidance
         config = config or guidance.config
-        beam_size, length_penalty = self.search_settings(beam_size, length_penalty)
         seen = guidance.recognise(features)  # once: the tags, bans, novelty and confidence all read it
         objects = guidance.top_objects(seen)
         tags = [guidance.choose_tag(o, config.tag_threshold) for o in objects]
         detected = guidance.detect_people(seen, config, pixels)
+        asked = guidance.needs_detector(seen, config)  # where a detector ran, if there is one
         results, missing = self._search_naming_tags(features, tags, guidance.banned_words(seen, config, tags, detected),
                                                     beam_size, length_penalty)
         people = guidance.person_probability(seen)
@@ -264,17 +251,15 @@ class Captioner:
             best = candidates[0] if candidates else Candidate([], 0.0)
             evidence = guidance.confidence_inputs(best.log_prob / (len(best.ids) + 1),
                                                   tag.probability if tag else 0.0, guided_here, float(people[i]))
-            confidence = guidance.confidence(evidence, config, float(seen.novelty[i]))
-            certainty = guidance.certainty(confidence, config)
-            ran_detector = detected is not None and bool(guidance.needs_detector(seen, config)[i])
+            confidence, certainty, sure_of = guidance.how_sure(evidence, float(seen.novelty[i]), objects[i], config)
             answer = GuidedCaption(
                 objects=objects[i], tag=tag, guided=guided_here, person_probability=float(people[i]),
-                confidence=confidence, unsure=certainty != "confident", evidence=tuple(map(float, evidence)),
-                tried=tags[i], ids=tuple(best.ids), certainty=certainty, novelty=float(seen.novelty[i]),
-                sure_of=guidance.sure_thing(objects[i], config) if certainty == "unsure" else None,
-                person_detected=bool(detected[i]) if ran_detector else None)
+                confidence=confidence, evidence=tuple(map(float, evidence)), tried=tags[i], ids=tuple(best.ids),
+                certainty=certainty, novelty=float(seen.novelty[i]), sure_of=sure_of,
+                person_detected=bool(detected[i]) if detected is not None and asked[i] else None)
             captions = [(" ".join(guidance.caption_words(c.ids, tag)), c.log_prob) for c in candidates]
-            described.append(CaptionResult(source, captions, guidance=answer, length_penalty=length_penalty))
+            described.append(CaptionResult(source, captions, guidance=answer,
+                                           scores=[c.score(length_penalty) for c in candidates]))
         return described
 
     def _search_naming_tags(self, features: np.ndarray, tags: list, banned: np.ndarray, beam_size: int,
@@ -367,9 +352,9 @@ def not_a_photo(source: str, kind: ImageKind, novelty: float) -> CaptionResult:
     nothing but that it is not a photo, and that a person must describe it."""
     if kind.description:
         answer = GuidedCaption(confidence=1.0, certainty="confident", novelty=novelty, kind=kind)
-        return CaptionResult(source, [(kind.description, 0.0)], guidance=answer)
-    answer = GuidedCaption(confidence=0.0, unsure=True, certainty="unsure", novelty=novelty, kind=kind)
-    return CaptionResult(source, [("an image that does not look like a photo", 0.0)], guidance=answer)
+        return CaptionResult(source, [(kind.description, 0.0)], guidance=answer, scores=[0.0])
+    answer = GuidedCaption(confidence=0.0, certainty="unsure", novelty=novelty, kind=kind)
+    return CaptionResult(source, [("an image that does not look like a photo", 0.0)], guidance=answer, scores=[0.0])
 
 
 def _label(source: str | Path | bytes) -> str:

@@ -53,11 +53,9 @@ def reworded(result: CaptionResult, guidance, config: GuidanceConfig) -> Caption
     answer = result.guidance
     if answer is None or not answer.kind.photo:
         return result
-    confidence = guidance.confidence(np.array(answer.evidence), config, answer.novelty)
-    certainty = guidance.certainty(confidence, config)
-    sure_of = guidance.sure_thing(answer.objects, config) if certainty == "unsure" else None
-    new = dataclasses.replace(answer, confidence=confidence, certainty=certainty, unsure=certainty != "confident",
-                              sure_of=sure_of)
+    confidence, certainty, sure_of = guidance.how_sure(np.array(answer.evidence), answer.novelty, answer.objects,
+                                                       config)
+    new = dataclasses.replace(answer, confidence=confidence, certainty=certainty, sure_of=sure_of)
     return dataclasses.replace(result, guidance=new)
 
 

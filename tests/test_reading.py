@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from captioner import CaptionerError
 from captioner.data import REPO_ROOT
 from captioner.reading import TextReader
 from captioner.reading.detection import projection_cuts, reading_order
@@ -57,6 +58,13 @@ def test_slides_and_screenshots_are_read_almost_without_error(reader):
     rates = [character_error_rate(" ".join(line.text for line in reader.read(image.image, 0.5)), " ".join(image.lines))
              for image in made]
     assert np.mean(rates) <= 0.05, rates
+
+
+def test_a_damaged_model_file_is_an_error_that_names_it(tmp_path):
+    for name in ("text_detector.onnx", "text_recogniser.onnx"):
+        (tmp_path / name).write_bytes(b"not an ONNX file")
+    with pytest.raises(CaptionerError, match="cannot load the text detector .*text_detector.onnx"):
+        TextReader.from_folder(tmp_path)
 
 
 def test_projection_cuts_find_lines_and_columns_but_keep_a_line_s_words_together():

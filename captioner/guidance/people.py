@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .. import CaptionerError
+from ..model_folder import load_onnx
 
 # MediaPipe's own default score thresholds for both detectors.
 FACE_THRESHOLD = 0.5
@@ -40,10 +40,7 @@ class PersonDetector:
         options.enable_cpu_mem_arena = False
         self.sessions = []
         for path in (face_model, pose_model):
-            try:
-                session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            except Exception as error:  # onnxruntime raises its own classes (InvalidProtobuf, Fail, ...)
-                raise CaptionerError(f"cannot load the person detector {path}: {str(error).splitlines()[0]}") from None
+            session = load_onnx(path, options, "the person detector")
             side = session.get_inputs()[0].shape[1]
             self.sessions.append((session, session.get_inputs()[0].name, int(side)))
 

@@ -292,6 +292,13 @@ class Guidance:
         calibration has only seen Flickr8k, and a caption of a photo unlike those it learned from is rarely right."""
         return self.calibrated(inputs, config) * self.typicality(novelty, config)
 
+    def how_sure(self, evidence: np.ndarray, novelty: float, objects: list[RecognisedObject],
+                 config: GuidanceConfig) -> tuple[float, str, str | None]:
+        """A photo's confidence, its certainty, and for an unsure answer what it may still say (:meth:`sure_thing`)."""
+        confidence = self.confidence(evidence, config, novelty)
+        certainty = self.certainty(confidence, config)
+        return confidence, certainty, self.sure_thing(objects, config) if certainty == "unsure" else None
+
     @staticmethod
     def certainty(confidence: float, config: GuidanceConfig) -> str:
         """confident (the sentence), hedged ("Maybe ...") or unsure (only what it is fairly sure of)."""
@@ -325,7 +332,6 @@ class GuidedCaption:
     guided: bool = False  # the plain caption did not name the tag; the constrained search made it
     person_probability: float = 0.0
     confidence: float = 1.0
-    unsure: bool = False
     certainty: str = "confident"  # confident, hedged or unsure (Guidance.certainty)
     sure_of: str | None = None  # what an unsure answer says ("May be a cheetah."); None: nothing, a person must
     novelty: float = 0.0  # the share of Flickr8k dev photos at most as far from the training photos (0 ... 1)
@@ -334,6 +340,11 @@ class GuidedCaption:
     evidence: tuple[float, ...] = ()  # what the confidence weighed (Guidance.confidence_inputs); calibration refits on it
     tried: Tag | None = None  # the tag chosen before the search, named or not
     ids: tuple[int, ...] = ()  # the best caption as the decoder said it (a stand-in word, not the tag's word)
+
+    @property
+    def unsure(self) -> bool:
+        """Not a confident sentence: hedged or unsure (the API's ``unsure``)."""
+        return self.certainty != "confident"
 
 
 def fit_calibration(inputs: np.ndarray, correct: np.ndarray, l2: float = 1.0) -> tuple[float, ...]:

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from .. import CaptionerError
-from ..model_folder import TEXT_DETECTOR_FILE, TEXT_RECOGNISER_FILE
+from ..model_folder import TEXT_DETECTOR_FILE, TEXT_RECOGNISER_FILE, load_onnx
 from .detection import find_lines, reading_order
 from .recognition import read_lines
 
@@ -50,14 +50,13 @@ class TextReader:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        try:
-            self.detector = ort.InferenceSession(str(detector_path), options, providers=["CPUExecutionProvider"])
-            self.recogniser = ort.InferenceSession(str(recogniser_path), options, providers=["CPUExecutionProvider"])
-            characters = self.recogniser.get_modelmeta().custom_metadata_map["character"].splitlines()
-        except (OSError, KeyError, RuntimeError) as error:  # onnxruntime's load errors are RuntimeErrors
-            raise CaptionerError(f"cannot load the text reader from {detector_path}, {recogniser_path}: {error}")
+        self.detector = load_onnx(detector_path, options, "the text detector")
+        self.recogniser = load_onnx(recogniser_path, options, "the text recogniser")
+        characters = self.recogniser.get_modelmeta().custom_metadata_map.get("character")
+        if not characters:
+            raise CaptionerError(f"the text recogniser {recogniser_path} lists no characters in its metadata")
         # CTC's blank first, then the model's characters and the space its training appended last.
-        self.alphabet = ["", *characters, " "]
+        self.alphabet = ["", *characters.splitlines(), " "]
 
     @classmethod
     def from_folder(cls, folder: str | Path, threads: int | None = 1) -> "TextReader | None":
