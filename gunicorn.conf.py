@@ -9,8 +9,10 @@ import ctypes.util
 import functools
 import logging
 import os
+import shutil
 import socket
 import struct
+import tempfile
 
 import captioner  # noqa: F401  (first, before anything imports NumPy: it sets the serving thread limits)
 
@@ -36,6 +38,14 @@ graceful_timeout = 20
 # for a sync worker. Threads share one arena here: 185-209 MB (the photos' work runs two at a time at most).
 M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 MALLOC_ARENAS = int(os.environ.get("CAPTIONER_MALLOC_ARENAS", 1))
+# Blocks of this many bytes or more are mapped apart from the heap, and unmapped as soon as they are freed. glibc
+# raises its threshold (up to 32 MB) each time such a block is freed, after which the text reader's large tensors
+# are carved from the heap, where what they leave cannot always be handed back. One worker, a load with one image of
+# text in five (benchmarks/load_test.py --text 4, c=8): glibc's own rule, 496 MB with the master at the highest
+# moment, 8.9 requests/s; 16 MB, 464 MB and 8.2; 8 MB, 426 MB and 7.7; 4 MB, 382 MB and 5.1 (each mapping's pages
+# are new, and faulted in again). 0 leaves glibc's own rule.
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = int(os.environ.get("CAPTIONER_MMAP_THRESHOLD", 8 << 20))
 # gunicorn's control socket (for gunicornc) would sit in $HOME; nothing here uses it, and two servers on one
 # machine (the tests) would share its path.
 control_socket_disable = True
@@ -56,6 +66,17 @@ def on_starting(server):
 
     with exit_on_model_error():
         load_card(default_model_dir())
+    # Workers take turns at memory-heavy work (a large decode, reading text) through a lock file
+    # (captioner.io.heavy_work), so that two never hold a 40-megapixel image at once; a folder for each server,
+    # so that two servers on one machine (the tests) do not wait for each other. Forked workers inherit it.
+    if not os.environ.get("CAPTIONER_LOCK_DIR"):
+        os.environ["CAPTIONER_LOCK_DIR"] = server.lock_dir = tempfile.mkdtemp(prefix="captioner-locks-")
+
+
+def on_exit(server):
+    """Remove the lock folder on_starting made."""
+    if getattr(server, "lock_dir", None):
+        shutil.rmtree(server.lock_dir, ignore_errors=True)
 
 
 def when_ready(server):
@@ -76,8 +97,11 @@ def libc() -> ctypes.CDLL:
 
 
 def post_fork(server, worker):
-    """Before the worker starts its threads: one malloc arena for all of them (see MALLOC_ARENAS)."""
+    """Before the worker starts its threads: one malloc arena for all of them (see MALLOC_ARENAS), and large blocks
+    mapped apart (see MMAP_THRESHOLD)."""
     libc().mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+    if MMAP_THRESHOLD:
+        libc().mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 # After every upload, once its answer is sent, the worker hands the heap's free pages back to the system: otherwise

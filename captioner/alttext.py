@@ -21,7 +21,10 @@ from . import CaptionerError
 from .model_folder import decoder_weight_files
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif"}
-FIELDS = ("image", "caption", "alt_text", "confidence", "unsure", "note", "objects", "log_prob", "error", "model")
+FIELDS = ("image", "caption", "alt_text", "text", "confidence", "unsure", "note", "objects", "log_prob", "error",
+          "model")
+# Between the lines of text read in an image, in a row's one cell (a row stays one line of the file).
+LINE_SEPARATOR = " | "
 FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection); a file named
 # "=HYPERLINK(...).jpg" must stay a name.
@@ -70,6 +73,7 @@ class Row:
     image: str
     caption: str = ""
     alt_text: str = ""  # as sure as the model is: the sentence, "Maybe ...", "May be a cat.", or empty
+    text: str = ""  # the lines of text read in it, in reading order, joined by LINE_SEPARATOR
     confidence: float | None = None
     unsure: bool | None = None  # the alt text is hedged or says less than the caption (or nothing)
     note: str = ""  # why the alt text is empty, for the person who must write it
@@ -86,7 +90,8 @@ class Row:
         objects = result.guidance.objects if result.guidance else []
         confidence = None if result.confidence is None else round(result.confidence, 3)
         unsure = None if result.guidance is None else result.guidance.unsure
-        return cls(image, result.caption, result.alt_text, confidence, unsure, result.note or "",
+        text = LINE_SEPARATOR.join(line.text for line in result.text_lines)
+        return cls(image, result.caption, result.alt_text, text, confidence, unsure, result.note or "",
                    "; ".join(f"{o.word} {o.probability:.2f}" for o in objects if o.probability >= OBJECT_FLOOR),
                    round(result.candidates[0][1], 4), model=model)
 

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import CaptionerError
+from .io import heavy_work
 
 # Pillow warns about damage it works around ("Corrupt EXIF data", ...): the photo decodes or ImageError says
 # why not, so the warnings would only flood a server's log.
@@ -37,6 +38,9 @@ MAX_PIXELS = 40_000_000
 # The smallest image worth describing: below 32 pixels a side a photo is a thumbnail of a thumbnail (an icon, a
 # tracking pixel), and what the encoder sees of it is its blur. Captioning refuses smaller ones by name.
 MIN_SIDE = 32
+# Decoding more pixels than this takes a worker's memory far past its resting size (a 40-megapixel PNG: 511 MB at
+# the peak, against 190 MB), so such decodes take turns across the server's workers.
+LARGE_DECODE_PIXELS = 16_000_000
 # What an error tells the person who sent a broken or oversized image to do.
 SAVE_AGAIN = "open it in an image editor, save a new copy and send that."
 SCALE_DOWN = "scale it down and send it again."
@@ -78,6 +82,29 @@ def load_rgb(source: bytes | str | os.PathLike, size: tuple[int, int], max_pixel
     if min(image.size) < min_side:
         raise ImageError(f"The image is too small to describe ({image.width}x{image.height} pixels): send one at "
                          f"least {min_side} pixels on each side.", code="too_small")
+    return decode(image, size, keep_aspect)
+
+
+def load_for_reading(source: bytes | str | os.PathLike, max_side: int,
+                     max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, float]:
+    """The image as a person sees it (upright, RGB), its longer side at most ``max_side`` (never enlarged), for
+    reading its text; and how many of the original's pixels one of these spans (to give boxes in the original's)."""
+    image = open_image(source, max_pixels)
+    side = min(max_side, max(image.size))
+    pixels = decode(image, (side, side), keep_aspect=True)
+    return pixels, max(image.size) / max(pixels.shape[:2])
+
+
+def decode(image: Image.Image, size: tuple[int, int], keep_aspect: bool = False) -> np.ndarray:
+    """An opened image's pixels, as :func:`load_rgb` describes; an image over :data:`LARGE_DECODE_PIXELS` waits
+    for the server-wide turn for heavy work (:func:`captioner.io.heavy_work`)."""
+    if image.width * image.height > LARGE_DECODE_PIXELS:
+        with heavy_work():
+            return _decode(image, size, keep_aspect)
+    return _decode(image, size, keep_aspect)
+
+
+def _decode(image: Image.Image, size: tuple[int, int], keep_aspect: bool) -> np.ndarray:
     width, height = size[1], size[0]
     # A photo for the encoder is first made a training copy, so that is the size it must keep detail for.
     needed = (width, height) if keep_aspect else (TRAINING_COPY_SIDE,) * 2

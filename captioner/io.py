@@ -1,14 +1,20 @@
 """Small file helpers shared by every stage that writes artifacts: atomic writes and checksums (Keras
-networks as files: :mod:`captioner.train.keras_io`)."""
+networks as files: :mod:`captioner.train.keras_io`); and the server-wide turn for memory-heavy work."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows: the lock is this process's only
+    fcntl = None
 
 
 @contextmanager
@@ -63,3 +69,28 @@ def damaged_files(folder: Path, recorded: dict[str, dict]) -> list[str]:
         elif path.stat().st_size != expected["bytes"] or sha256(path) != expected["sha256"]:
             problems.append(f"{name} is damaged (its SHA-256 differs from the one recorded)")
     return problems
+
+
+# --- Work that takes a lot of memory, one at a time across a server's processes -------------------------------
+# Decoding a 40-megapixel PNG takes a worker to 511 MB for a moment; two workers doing so at once would take a
+# 512 MB dyno past twice its quota, where Heroku kills it (R15). A lock on a file is held by one process at a
+# time, and the kernel lets it go when its holder dies, so a killed worker never leaves the others waiting.
+HEAVY_WORK_LOCK = "captioner-heavy-work.lock"
+_in_process = threading.Lock()
+
+
+@contextmanager
+def heavy_work() -> Iterator[None]:
+    """Hold the server-wide turn for memory-heavy work (a large decode, reading text): one process, and one thread
+    in it, at a time. The lock file is in ``CAPTIONER_LOCK_DIR`` (default: the system's temporary folder)."""
+    folder = Path(os.environ.get("CAPTIONER_LOCK_DIR") or tempfile.gettempdir())
+    with _in_process:
+        try:
+            file = open(folder / HEAVY_WORK_LOCK, "a+b")
+        except OSError:  # nowhere to put the lock: this process's own turn is all there is
+            yield
+            return
+        with file:
+            if fcntl is not None:
+                fcntl.flock(file, fcntl.LOCK_EX)  # released when the file closes
+            yield

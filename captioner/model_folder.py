@@ -15,6 +15,8 @@ networks (:mod:`captioner.train.model`) and then the card here. The files::
     pose_detector.onnx              (:mod:`captioner.guidance.people`; tools/make_person_detector.py writes them)
     text_detector.onnx              PP-OCRv4's text detector and recogniser, what reads the text in an image
     text_recogniser.onnx            (:mod:`captioner.reading`; tools/make_text_reader.py copies them)
+    text_gate.npz                   which images to read: a probe over the encoder's features
+                                    (:mod:`captioner.reading.gate`; tools/make_text_gate.py fits it)
     model_card.json                 what the model is, how it was trained and scored, and every file's SHA-256
 """
 
@@ -41,6 +43,7 @@ FACE_DETECTOR_FILE = "face_detector.onnx"
 POSE_DETECTOR_FILE = "pose_detector.onnx"
 TEXT_DETECTOR_FILE = "text_detector.onnx"
 TEXT_RECOGNISER_FILE = "text_recogniser.onnx"
+TEXT_GATE_FILE = "text_gate.npz"
 # Folders written before ensembles also carried a Keras copy of the encoder (20 MB for Lite2); they still load
 # for training, and train removes them when it rewrites such a folder.
 LEGACY_ENCODER_FILES = ("encoder.json", "encoder.weights.h5")  # architecture, weights

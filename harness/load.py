@@ -2,13 +2,16 @@
 
 Shared by ``tests/test_load.py`` (CI) and ``benchmarks/load_test.py`` (the figures in docs/operations.md). Every
 request is counted in latency (which includes time queued behind others); the server's memory is read from
-/proc: each worker's resident memory after the warm-up and at the end, its peak (VmHWM), and the master's.
+/proc: each worker's resident memory after the warm-up and at the end, its peak (VmHWM), and the master's; and,
+sampled every few milliseconds all through the load, the most the master and its workers held at the same moment
+(what a dyno's memory limit counts: workers' peaks at different moments do not add up).
 """
 
 from __future__ import annotations
 
 import socket
 import statistics
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +44,7 @@ class LoadReport:
     rss_at_end_mb: list[float]
     peak_rss_mb: list[float] = field(default_factory=list)
     master_rss_mb: float = 0.0
+    highest_total_mb: float = 0.0  # the master and workers together, at the sampled moment they held most
 
     @property
     def all_latencies_ms(self) -> list[float]:
@@ -66,7 +70,8 @@ class LoadReport:
         lines.append(f"worker memory after warm-up {megabytes(self.rss_after_warm_up_mb)} MB; at the end "
                      f"{megabytes(self.rss_at_end_mb)} MB (growth {self.rss_growth:+.1%}); peak "
                      f"{megabytes(self.peak_rss_mb)} MB")
-        lines.append(f"master {self.master_rss_mb:.0f} MB; master + workers {self.server_rss_mb:.0f} MB")
+        lines.append(f"master {self.master_rss_mb:.0f} MB; master + workers {self.server_rss_mb:.0f} MB at the end, "
+                     f"{self.highest_total_mb:.0f} MB at the most at one moment")
         return "\n".join(lines)
 
 
@@ -99,7 +104,7 @@ def run_load(url: str, server_pid: int, mix: list[Request], total: int = 1000, c
         request = mix[i % len(mix)]
         return (request.endpoint, *send(url, request))
 
-    with ThreadPoolExecutor(concurrency) as pool:
+    with ThreadPoolExecutor(concurrency) as pool, TotalMemory(server_pid) as memory:
         list(pool.map(one, range(warm_up)))
         workers = children(server_pid)
         rss_before = [rss_mb(pid) for pid in workers]
@@ -110,7 +115,42 @@ def run_load(url: str, server_pid: int, mix: list[Request], total: int = 1000, c
     for endpoint, milliseconds, _ in results:
         latencies.setdefault(endpoint, []).append(milliseconds)
     return LoadReport(total, concurrency, [e for _, _, e in results if e], latencies, seconds, rss_before,
-                      [rss_mb(pid) for pid in workers], [peak_rss_mb(pid) for pid in workers], rss_mb(server_pid))
+                      [rss_mb(pid) for pid in workers], [peak_rss_mb(pid) for pid in workers], rss_mb(server_pid),
+                      memory.highest_mb)
+
+
+class TotalMemory:
+    """Samples the resident memory of a server and its workers together, every ``interval`` seconds on a thread
+    of its own, and keeps the most seen (``highest_mb``). A worker that has just died or been replaced is skipped
+    in that sample."""
+
+    def __init__(self, server_pid: int, interval: float = 0.005):
+        self.server_pid, self.interval = server_pid, interval
+        self.highest_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "TotalMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            total = 0.0
+            try:
+                pids = [self.server_pid, *children(self.server_pid)]
+            except OSError:  # the server has gone
+                return
+            for pid in pids:
+                try:
+                    total += rss_mb(pid)
+                except (OSError, ValueError):
+                    continue
+            self.highest_mb = max(self.highest_mb, total)
 
 
 def stalled_upload(url: str, photo: bytes, headers_only: bool = False) -> socket.socket:

@@ -1,14 +1,15 @@
 """Images of text, made here with Pillow and Debian's fonts: the set the text reader is measured on.
 
-What people need alt text for that holds words: signs, slides, screenshots, photos with a caption over them. Each
-image comes with the lines it says, in reading order, so the reader's character error rate can be counted. Fonts
-are DejaVu and Liberation (Debian's fonts-dejavu-core and fonts-liberation; CI installs them), in regular, bold,
-serif, monospace and narrow cuts; sizes, colours, words, slants and backgrounds vary with the seed. The words are
-drawn from a fixed list of everyday English ones, with numbers and times among them.
+What people need alt text for that holds words: signs, slides, screenshots, photos with a caption over them, signs
+within photos. Each image comes with the lines it says, in reading order, so the reader's character error rate can
+be counted. Fonts are DejaVu and Liberation (Debian's fonts-dejavu-core and fonts-liberation; CI installs them), in
+regular, bold, serif, monospace and narrow cuts; sizes, colours, words, slants and backgrounds vary with the seed.
+The words are drawn from a fixed list of everyday English ones, with numbers and times among them.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +30,13 @@ WORDS = ("road closed use the north entrance quarterly review meeting notes open
 EXTRAS = ("10:30", "2024", "No. 7", "£4.50", "24/7", "A12", "3rd", "50%", "9am", "Q3")
 SIGN_COLOURS = (((200, 30, 30), (255, 255, 255)), ((20, 90, 40), (255, 255, 255)), ((250, 210, 30), (20, 20, 20)),
                 ((20, 50, 140), (255, 255, 255)), ((255, 255, 255), (20, 20, 20)), ((30, 30, 30), (250, 250, 250)))
-KINDS = ("sign", "slide", "screenshot", "caption")
+KINDS = ("sign", "slide", "screenshot", "caption", "scene")
 
 
 @dataclass(frozen=True)
 class TextImage:
     name: str
-    kind: str  # sign, slide, screenshot, caption (words over a photo)
+    kind: str  # sign, slide, screenshot, caption (words over a photo), scene (a sign or a screen within a photo)
     lines: tuple[str, ...]  # what it says, top to bottom
     image: Image.Image
 
@@ -49,12 +50,14 @@ def font_path(name: str) -> Path:
 
 
 def text_images(seed: int = 0, per_kind: int = 30, photos: list[Path] | None = None) -> list[TextImage]:
-    """``per_kind`` images of each kind; ``photos`` are the backgrounds of the captions (plain colour without)."""
+    """``per_kind`` images of each kind; ``photos`` are the backgrounds of the captions and scenes (a plain colour
+    without)."""
     rng = np.random.default_rng(seed)
     made = []
     for kind in KINDS:
         for i in range(per_kind):
-            background = Image.open(photos[i % len(photos)]).convert("RGB") if photos and kind == "caption" else None
+            in_photo = photos and kind in ("caption", "scene")
+            background = Image.open(photos[i % len(photos)]).convert("RGB") if in_photo else None
             lines, image = MAKERS[kind](rng, background)
             made.append(TextImage(f"{kind}-{i:02d}", kind, tuple(lines), image))
     return made
@@ -140,4 +143,36 @@ def caption(rng, background) -> tuple[list[str], Image.Image]:
     return [line], image
 
 
-MAKERS = {"sign": sign, "slide": slide, "screenshot": screenshot, "caption": caption}
+def scene(rng, background) -> tuple[list[str], Image.Image]:
+    """A sign within a photo, shrunk to between a third and four fifths of its size (its words 12 pixels high or
+    more, still legible), somewhere in it."""
+    photo = (background or Image.new("RGB", (800, 600), (110, 130, 90))).resize((800, 600))
+    lines, board = sign(rng, None)
+    scale = min(rng.uniform(0.35, 0.8), 0.9 * photo.width / board.width, 0.9 * photo.height / board.height)
+    board = board.resize((max(1, round(board.width * scale)), max(1, round(board.height * scale))), Image.LANCZOS)
+    photo.paste(board, (int(rng.integers(0, photo.width - board.width + 1)),
+                        int(rng.integers(0, photo.height - board.height + 1))))
+    return lines, photo
+
+
+MAKERS = {"sign": sign, "slide": slide, "screenshot": screenshot, "caption": caption, "scene": scene}
+
+
+def encoder_pixels(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """What the encoder gets for a made image served as a PNG upload (``captioner.images.load_rgb``)."""
+    from captioner.images import load_rgb
+
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return load_rgb(buffer.getvalue(), size)
+
+
+def text_uploads(count: int, photos: list[Path] | None = None, seed: int = 0) -> list[bytes]:
+    """``count`` images of text (the kinds in turn) as PNG uploads."""
+    made = text_images(seed, -(-count // len(KINDS)), photos)
+    uploads = []
+    for image in made[:: max(1, len(made) // count)][:count]:
+        buffer = io.BytesIO()
+        image.image.save(buffer, "PNG")
+        uploads.append(buffer.getvalue())
+    return uploads

@@ -25,6 +25,8 @@ document.addEventListener("DOMContentLoaded", () => {
   const unsure = $("unsure");
   const confidence = $("confidence");
   const objects = $("objects");
+  const textRead = $("text-read");
+  const textLines = $("text-lines");
   const candidates = $("candidates");
   const timing = $("timing");
   const copy = $("copy");
@@ -244,6 +246,19 @@ document.addEventListener("DOMContentLoaded", () => {
       : (data.objects || []).filter((o) => o.probability >= recognisedFloor && (o.kind !== "person" || !data.unsure));
     objects.textContent = seen.length
       ? `Recognised: ${seen.map((o) => `${o.word} (${Math.round(o.probability * 100)}%)`).join(", ")}` : "";
+    // The text read in the image, whole (the alt text may quote it shortened), line by line.
+    const lines = data.text || [];
+    textLines.replaceChildren(...lines.map((line) => {
+      const item = document.createElement("li");
+      const words = document.createElement("span");
+      words.textContent = line.text;
+      const sure = document.createElement("span");
+      sure.className = "hint";
+      sure.textContent = `(${Math.round(line.confidence * 100)}%)`;
+      item.append(words, " ", sure);
+      return item;
+    }));
+    textRead.hidden = !lines.length;
     // Best first, as the search ranked them (log-probability / length ** the card's length penalty). No
     // percentage: a whole sentence's probability favours short ones, so its share would rank them otherwise.
     candidates.replaceChildren(...data.candidates.map((c) => {
@@ -386,6 +401,7 @@ document.addEventListener("DOMContentLoaded", () => {
     cell.className = !data ? "error" : alt ? "alt" : "note";
     row.dataset.confidence = data && data.confidence !== undefined ? data.confidence : "";
     row.dataset.unsure = data && data.unsure !== undefined ? String(data.unsure) : "";
+    row.dataset.text = data && data.text ? data.text.map((line) => line.text).join(" | ") : "";
     row.cells[3].textContent = data && data.confidence !== undefined
       ? `${Math.round(data.confidence * 100)}%${data.unsure ? " (unsure)" : ""}` : "";
     const name = row.cells[1].textContent;
@@ -430,15 +446,16 @@ document.addEventListener("DOMContentLoaded", () => {
   const csvCell = (text) => `"${csvSafe(text).replaceAll('"', '""')}"`;
 
   download.addEventListener("click", () => {
-    const lines = [["image", "alt_text", "confidence", "unsure", "note", "error"].join(",")];
+    // The CLI's columns, those the page has: the text read is its lines joined by " | ", as the CLI's are.
+    const lines = [["image", "alt_text", "text", "confidence", "unsure", "note", "error"].join(",")];
     for (const row of batchRows.rows) {
       const cell = row.cells[2];
       const box = cell.querySelector("input");
       const alt = box ? box.value.trim() : "";
       const note = cell.className === "note" ? cell.textContent : "";
       const failure = cell.className === "error" ? cell.textContent : "";
-      lines.push([row.cells[1].textContent, alt, row.dataset.confidence || "", row.dataset.unsure || "", note,
-        failure].map(csvCell).join(","));
+      lines.push([row.cells[1].textContent, alt, row.dataset.text || "", row.dataset.confidence || "",
+        row.dataset.unsure || "", note, failure].map(csvCell).join(","));
     }
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" }));

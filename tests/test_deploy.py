@@ -43,9 +43,11 @@ def test_gunicorn_s_timeouts_fit_heroku_s_router_and_shutdown():
 def test_app_json_asks_for_a_dyno_the_server_fits():
     app = json.loads((REPO_ROOT / "app.json").read_text())
     assert app["buildpacks"] == [{"url": "heroku/python"}]
-    # tests/test_load.py measures that the master and this many workers fit in a Basic dyno's 512 MB.
+    # tests/test_load.py measures that the master and this many workers fit in a Basic dyno's 512 MB, at every
+    # moment; the Dockerfile runs as many.
     assert app["formation"]["web"]["size"] == "basic"
-    assert int(app["env"]["WEB_CONCURRENCY"]["value"]) == 2
+    assert int(app["env"]["WEB_CONCURRENCY"]["value"]) == 1
+    assert "WEB_CONCURRENCY=1" in (REPO_ROOT / "Dockerfile").read_text()
 
 
 def pins(name: str) -> dict[str, str]:

@@ -20,7 +20,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from captioner.images import ImageError, load_rgb
+from captioner.data import REPO_ROOT
+from captioner.images import ImageError, load_for_reading, load_rgb
+from harness.text_images import fonts_present
 from harness.uploads import INVALID, VALID, multipart
 
 # slow: it fuzzes for minutes (make test-fast leaves it out)
@@ -35,8 +37,8 @@ SEEDS = [seed for seed in SEEDS if len(seed) < 200_000]  # small seeds keep ever
 
 
 @st.composite
-def mutated_images(draw) -> bytes:
-    data = bytearray(draw(st.sampled_from(SEEDS)))
+def mutated_images(draw, seeds: list[bytes] = SEEDS) -> bytes:
+    data = bytearray(draw(st.sampled_from(seeds)))
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["flip", "cut", "insert", "overwrite", "splice"]))
         at = draw(st.integers(0, max(len(data) - 1, 0)))
@@ -113,3 +115,51 @@ def test_the_api_answers_any_multipart_body_with_json_and_never_a_5xx(fuzz_clien
                                 content_type="multipart/form-data; boundary=hostile-boundary")
     assert response.status_code in (200, 400, 413), response.get_data()[:300]
     assert response.get_json()
+
+
+# --- the text reader's path: images of text, mutated, decoded again at the reader's size and read ----------------
+# Each example reads an image (a third of a second), so this property runs an eighth as many.
+READING_FUZZ = settings(FUZZ, max_examples=max(EXAMPLES // 8, 10))
+
+
+def text_seeds() -> list[bytes]:
+    from .test_reading import road_sign
+
+    sign = road_sign().resize((450, 250))
+    seeds = []
+    for kind in ("PNG", "JPEG", "WEBP"):
+        buffer = io.BytesIO()
+        sign.save(buffer, kind)
+        seeds.append(buffer.getvalue())
+    return seeds
+
+
+TEXT_SEEDS = text_seeds() if fonts_present() else SEEDS[:1]
+
+
+@pytest.fixture(scope="module")
+def shipped_client():
+    from app import create_app
+
+    return create_app({"MODEL_DIR": str(REPO_ROOT / "model"), "TESTING": True}).test_client()
+
+
+@READING_FUZZ
+@given(image=mutated_images(TEXT_SEEDS))
+def test_the_api_reads_any_mutated_image_of_text_or_refuses_it_with_json(shipped_client, image):
+    response = shipped_client.post("/api/caption", data=multipart([("image", b"sign.png", image, "image/png")]),
+                                   content_type="multipart/form-data; boundary=hostile-boundary")
+    assert response.status_code in (200, 400), response.get_data()[:300]
+    body = response.get_json()
+    assert isinstance(body["text"], list) if response.status_code == 200 else body["error"]
+
+
+@READING_FUZZ
+@given(mutated_images(TEXT_SEEDS))
+def test_decoding_any_mutated_image_of_text_for_reading_gives_pixels_or_an_image_error(data):
+    try:
+        pixels, scale = load_for_reading(data, 1600)
+    except ImageError as error:
+        assert str(error)
+        return
+    assert pixels.ndim == 3 and pixels.shape[2] == 3 and max(pixels.shape[:2]) <= 1600 and scale >= 1.0

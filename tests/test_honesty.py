@@ -180,12 +180,19 @@ def test_rows_carry_the_confidence_unsure_and_the_note(captioner, tmp_path):
 
     black = tmp_path / "black.png"
     Image.new("RGB", (300, 200), (0, 0, 0)).save(black)
-    chart = tmp_path / "chart.png"
-    non_photos(seed=1)[[m.kind for m in non_photos(seed=1)].index("slide")].image.save(chart)
+    made = {m.kind: m for m in reversed(non_photos(seed=1))}  # the first of each kind
+    chart, slide = tmp_path / "chart.png", tmp_path / "slide.png"
+    made["drawing"].image.save(chart)
+    made["slide"].image.save(slide)
     out = tmp_path / "rows.csv"
-    caption_library(captioner, [black, chart], out, progress=False)
+    caption_library(captioner, [black, chart, slide], out, progress=False)
     rows = {Path(r["image"]).name: r for r in csv.DictReader(out.open())}
     assert rows["black.png"]["alt_text"] == "A plain black image." and rows["black.png"]["unsure"] == "False"
     assert rows["chart.png"]["alt_text"] == "" and rows["chart.png"]["unsure"] == "True"
     assert "does not look like a photo" in rows["chart.png"]["note"] and rows["chart.png"]["confidence"]
-    assert CaptionFile(out).finished_images() == {str(black), str(chart)} and Row.__dataclass_fields__["unsure"]
+    # A slide is not described either, but its text is read and quoted, and the note says what is left to do.
+    slide_row = rows["slide.png"]
+    assert slide_row["text"] and f'"{slide_row["text"].split(" | ")[0]}' in slide_row["alt_text"]
+    assert slide_row["unsure"] == "True" and "add what the image shows" in slide_row["note"]
+    assert CaptionFile(out).finished_images() == {str(black), str(chart), str(slide)}
+    assert Row.__dataclass_fields__["unsure"]

@@ -325,6 +325,37 @@ def png_bytes(size: tuple[int, int], colour=(0, 0, 0)) -> bytes:
     return buffer.getvalue()
 
 
+def test_text_read_in_an_image_is_quoted_in_the_alt_text_and_listed_under_it(browser, shipped_server):
+    import io
+
+    from harness.text_images import fonts_present
+
+    from .test_reading import road_sign
+
+    if not fonts_present():
+        pytest.skip("apt-get install fonts-dejavu-core fonts-liberation")
+    buffer = io.BytesIO()
+    road_sign().save(buffer, "PNG")
+    context = browser.new_context(bypass_csp=True)  # bypass: to inject axe-core
+    page = context.new_page()
+    page.goto(shipped_server)
+    page.set_input_files("#image", files=[{"name": "sign.png", "mimeType": "image/png", "buffer": buffer.getvalue()}])
+    page.click("#submit")
+    expect()(page.locator("#text-read")).to_be_visible(timeout=60_000)
+    assert page.locator("#text-lines li span:first-child").all_text_contents() == ["ROAD CLOSED",
+                                                                                  "Use the north entrance"]
+    assert '"ROAD CLOSED. Use the north entrance"' in page.locator("#alt-text").input_value()
+    expect()(page.locator("#unsure")).to_contain_text("read by machine")
+    if AXE.is_file():
+        assert axe_violations(page) == [], "an answer with text read in the image"
+    page.set_input_files("#image", files=[{"name": "black.png", "mimeType": "image/png",
+                                           "buffer": png_bytes((300, 200))}])
+    page.click("#submit")
+    expect()(page.locator("#alt-text")).to_have_value("A plain black image.", timeout=60_000)
+    assert page.locator("#text-read").is_hidden()  # the last image's text is gone with it
+    context.close()
+
+
 def test_the_photo_picker_shows_its_focus(browser, dev_server):
     page = browser.new_page()
     page.goto(dev_server)
@@ -361,11 +392,12 @@ def test_the_alt_text_is_an_editable_box_and_copy_copies_it_as_edited(browser, d
 def test_an_unsure_answer_shows_only_what_it_is_sure_of_and_never_the_doubted_sentence(browser, shipped_server):
     from harness.non_photos import non_photos
 
-    slide = next(m for m in non_photos(seed=1) if m.kind == "slide")
+    drawing = next(m for m in non_photos(seed=1) if m.kind == "drawing")
     context = browser.new_context(bypass_csp=True)  # bypass: to inject axe-core
     page = context.new_page()
     page.goto(shipped_server)
-    page.set_input_files("#image", files=[{"name": "slide.png", "mimeType": "image/png", "buffer": slide.encoded()}])
+    page.set_input_files("#image", files=[{"name": "drawing.png", "mimeType": "image/png",
+                                           "buffer": drawing.encoded()}])
     page.click("#submit")
     expect()(page.locator("#answer-heading")).to_be_focused(timeout=60_000)
     assert page.locator("#alt-text").input_value() == ""  # nothing to say: the box waits for a person's words

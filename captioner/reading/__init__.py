@@ -25,6 +25,15 @@ from .. import CaptionerError
 from ..model_folder import TEXT_DETECTOR_FILE, TEXT_RECOGNISER_FILE, load_onnx
 from .detection import find_lines, reading_order
 from .recognition import read_lines
+from .spacing import restore_spaces
+
+# The copy of an upload that is read, at most this many pixels on its longer side: the detector sees it smaller
+# still (.detection.MAX_SIDE), but the recogniser reads each line from this copy, where small print keeps its
+# pixels (a screenshot's 15-pixel words).
+READING_SIDE = 1600
+# A line of fewer letters and digits is left out: a lone character is more often a shape (a circle read as "O",
+# a post as "1") than a word.
+MIN_CHARACTERS = 2
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,8 @@ class TextLine:
 
 class TextReader:
     """Finds the lines of text in an image and reads them, in reading order (top to bottom, then left to right);
-    a line's words found apart are read apart and joined with a space."""
+    a line's words found apart are read apart and joined with a space, and spaces the recogniser dropped between
+    words are put back (:mod:`.spacing`)."""
 
     def __init__(self, detector_path: str | Path, recogniser_path: str | Path, threads: int | None = 1):
         import onnxruntime as ort
@@ -50,6 +60,11 @@ class TextReader:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # Without them a session keeps the most memory it ever used (ONNX Runtime's arena, and its plan for the
+        # largest input it saw): a server's worker stayed at 750 MB after reading images of text, against 190 MB.
+        # Without, what a reading used is freed after it (and returned by the server's malloc_trim).
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
         self.detector = load_onnx(detector_path, options, "the text detector")
         self.recogniser = load_onnx(recogniser_path, options, "the text recogniser")
         characters = self.recogniser.get_modelmeta().custom_metadata_map.get("character")
@@ -66,8 +81,11 @@ class TextReader:
             return None
         return cls(folder / TEXT_DETECTOR_FILE, folder / TEXT_RECOGNISER_FILE, threads)
 
-    def read(self, image: Image.Image | np.ndarray, min_confidence: float = 0.0) -> list[TextLine]:
-        """Every line found, read; those the recogniser is less sure of than ``min_confidence`` left out."""
+    def read(self, image: Image.Image | np.ndarray, min_confidence: float = 0.0,
+             mend_spaces: bool = True) -> list[TextLine]:
+        """Every line found, read; those the recogniser is less sure of than ``min_confidence``, and those of fewer
+        than MIN_CHARACTERS letters and digits, left out.
+        ``mend_spaces=False`` leaves the lines as the recogniser spaced them (to measure what mending does)."""
         if isinstance(image, np.ndarray):
             image = Image.fromarray(image)
         image = image.convert("RGB")
@@ -76,9 +94,10 @@ class TextReader:
         lines = []
         for line in reading_order(boxes):
             kept = [i for i in line if pieces[i][0].strip() and pieces[i][1] >= min_confidence]
-            if not kept:
+            if sum(c.isalnum() for i in kept for c in pieces[i][0]) < MIN_CHARACTERS:
                 continue
             text = " ".join(pieces[i][0].strip() for i in kept)
+            text = restore_spaces(text) if mend_spaces else text
             # weighted by length: a line's confidence is its characters' mean, as for a piece
             confidence = sum(pieces[i][1] * len(pieces[i][0]) for i in kept) / sum(len(pieces[i][0]) for i in kept)
             box = (min(boxes[i][0] for i in kept), min(boxes[i][1] for i in kept),

@@ -18,6 +18,8 @@ MIN_WIDTH = 320
 # The widest a line is read at (a 32:1 line); wider ones are squeezed, which the recogniser reads less well.
 MAX_WIDTH = 1536
 BATCH = 6
+# The most columns one run reads (lines times the widest): six lines of 320, or one of MAX_WIDTH.
+BATCH_COLUMNS = 1920
 
 
 def read_lines(recogniser, alphabet: list[str], image: Image.Image,
@@ -25,10 +27,8 @@ def read_lines(recogniser, alphabet: list[str], image: Image.Image,
     """``(text, confidence)`` for each box, in the boxes' order; confidence is the mean probability of the
     characters read (0 where none is)."""
     lines = [line_pixels(image, box) for box in boxes]
-    order = np.argsort([line.shape[1] for line in lines], kind="stable")
     read: list[tuple[str, float]] = [("", 0.0)] * len(lines)
-    for start in range(0, len(order), BATCH):
-        batch = order[start:start + BATCH]
+    for batch in batches([line.shape[1] for line in lines]):
         width = max(MIN_WIDTH, max(lines[i].shape[1] for i in batch))
         padded = np.zeros((len(batch), 3, LINE_HEIGHT, width), np.float32)  # 0: mid-grey once normalised
         for row, i in enumerate(batch):
@@ -36,6 +36,19 @@ def read_lines(recogniser, alphabet: list[str], image: Image.Image,
         for i, probabilities in zip(batch, recogniser.run(None, {"x": padded})[0]):
             read[i] = ctc_decode(probabilities, alphabet)
     return read
+
+
+def batches(widths: list[int]) -> list[list[int]]:
+    """The lines (as indices) in runs of similar width, narrowest first: at most BATCH lines, and no more than
+    BATCH_COLUMNS columns once each is padded to the run's widest (the network's memory grows with them)."""
+    batches: list[list[int]] = []
+    for i in np.argsort(widths, kind="stable").tolist():
+        padded = max(MIN_WIDTH, widths[i]) * (len(batches[-1]) + 1) if batches else 0
+        if batches and len(batches[-1]) < BATCH and padded <= BATCH_COLUMNS:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def line_pixels(image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
