@@ -265,7 +265,7 @@ def test_ten_photos_fill_a_table_and_download_as_formula_safe_csv(browser, dev_s
     with page.expect_download() as download:
         page.click("#download")
     rows = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
-    assert rows[0] == ["image", "alt_text", "confidence", "unsure", "note", "error"] and len(rows) == 11
+    assert rows[0] == ["image", "alt_text", "text", "confidence", "unsure", "note", "error"] and len(rows) == 11
     assert rows[1][:2] == ["'=HYPERLINK(evil).jpg", cells[0]] and rows[1][-1] == ""  # no formula from a file name
     assert rows[2][0] == "notes.jpg" and rows[2][1] == "" and "not an image" in rows[2][-1]
     assert rows[3][:2] == ["IMG_0001.HEIC", cells[2]] and rows[3][-1] == ""  # the phone's HEIC, like the rest

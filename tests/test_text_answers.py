@@ -145,3 +145,15 @@ def test_heavy_work_holds_a_lock_other_processes_cannot_take_until_it_ends(tmp_p
     with heavy_work():
         assert ask() == "held elsewhere"
     assert ask() == "got it"
+
+
+@needs_fonts
+def test_the_page_without_javascript_lists_the_text_under_the_alt_text():
+    from app import create_app
+
+    client = create_app({"MODEL_DIR": str(REPO_ROOT / "model"), "TESTING": True}).test_client()
+    page = client.post("/", data={"image": (io.BytesIO(encoded(road_sign())), "sign.png")},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    listed = page[page.index('id="text-lines"'):]
+    assert "<span>ROAD CLOSED</span>" in listed and "<span>Use the north entrance</span>" in listed
+    assert "&#34;ROAD CLOSED. Use the north entrance&#34;" in page  # the alt text box, escaped

@@ -58,12 +58,15 @@ def find_lines(detector, image: Image.Image) -> list[tuple[int, int, int, int]]:
 
 def reading_order(boxes: list[tuple[int, int, int, int]]) -> list[list[int]]:
     """The boxes grouped into lines, top to bottom, each line's boxes left to right (as indices). A box joins the
-    line above when they share at least half the height of the lower of the two: a line's words can come as
-    separate boxes (a gap between cores is wider than the gap between the words) a few pixels apart in height."""
+    line above when the middle halves of their heights share at least half the height of the lower one's: a line's
+    words can come as separate boxes (a gap between cores is wider than the gap between the words) a few pixels
+    apart in height, while the lines of a tightly set sign, once grown back from their cores, overlap: their
+    middles do not."""
     lines: list[list[int]] = []
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[float, float]] = []
     for i in sorted(range(len(boxes)), key=lambda i: (boxes[i][1] + boxes[i][3]) / 2):
-        top, bottom = boxes[i][1], boxes[i][3]
+        quarter = (boxes[i][3] - boxes[i][1]) / 4
+        top, bottom = boxes[i][1] + quarter, boxes[i][3] - quarter
         if spans:
             line_top, line_bottom = spans[-1]
             shared = min(bottom, line_bottom) - max(top, line_top)
