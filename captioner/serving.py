@@ -371,11 +371,7 @@ class Captioner:
                     lines = self.reader.read(pixels, self.text_min_confidence)
             except CaptionerError:  # it decoded once for the caption; the caption stands without its text
                 continue
-            found = FoundText.of(pixels, lines)  # boxes in the original's pixels from here on
-            in_original = tuple(TextLine(line.text, line.confidence, tuple(round(v * scale) for v in line.box))
-                                for line in found.lines)
-            size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
-            results[i].text = FoundText(in_original, size, found.colour)
+            results[i].text = FoundText.of(pixels, lines, scale)  # boxes in the upload's pixels
 
     def explain_image(self, data: bytes, grid: int = DEFAULT_GRID, beam_size: int | None = None,
                       max_pixels: int = MAX_PIXELS) -> dict:

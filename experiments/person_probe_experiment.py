@@ -26,7 +26,7 @@ import numpy as np
 from captioner.data import load_captions
 from captioner.guidance.concepts import names_person
 from captioner.guidance.fitting import decode_with, per_photo, split_data
-from captioner.guidance.recognition import PROBE_L2, _sigmoid, fit_logistic
+from captioner.guidance.recognition import PROBE_L2, fit_logistic, sigmoid
 from captioner.guidance.rules import GuidanceConfig
 from captioner.metrics import people_figures
 from captioner.serving import Captioner
@@ -64,7 +64,7 @@ def mlp(train: np.ndarray, target: np.ndarray, query: np.ndarray, hidden: int = 
         for batch in np.array_split(rng.permutation(len(x_all)), len(x_all) // 128):
             x, y = x_all[batch], target[batch]
             hidden_out = np.maximum(x @ params[0] + params[1], 0)
-            error = (_sigmoid(hidden_out @ params[2] + params[3][0]) - y) / len(batch)
+            error = (sigmoid(hidden_out @ params[2] + params[3][0]) - y) / len(batch)
             back = np.outer(error, params[2]) * (hidden_out > 0)
             grads = [x.T @ back + weight_decay * params[0], back.sum(0), hidden_out.T @ error + weight_decay * params[2],
                      np.array([error.sum()])]
@@ -73,14 +73,14 @@ def mlp(train: np.ndarray, target: np.ndarray, query: np.ndarray, hidden: int = 
                 m[:] = 0.9 * m + 0.1 * g
                 v[:] = 0.999 * v + 0.001 * g * g
                 p -= learning_rate * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
-    return _sigmoid(np.maximum(query @ params[0] + params[1], 0) @ params[2] + params[3][0])
+    return sigmoid(np.maximum(query @ params[0] + params[1], 0) @ params[2] + params[3][0])
 
 
 def cross_validate(train, still_named: list[float], folds: int = 5) -> None:
     """Each probe family's false alarms on train, every photo scored by a probe fitted on the other folds."""
     share = person_share(train.references, train.names)
     features = train.features.astype(np.float64)
-    logistic = lambda x, y, q, l2: _sigmoid(q @ (fit := fit_logistic(x, y, l2=l2))[0] + fit[1])  # noqa: E731
+    logistic = lambda x, y, q, l2: sigmoid(q @ (fit := fit_logistic(x, y, l2=l2))[0] + fit[1])  # noqa: E731
     families = {
         "logistic, any reference (shipped)": lambda x, y, q: logistic(x, y > 0, q, PROBE_L2),
         "logistic, soft label": lambda x, y, q: logistic(x, y, q, PROBE_L2),
@@ -135,7 +135,7 @@ def main() -> None:
     for label, target in targets.items():
         for l2 in (PROBE_L2, 3 * PROBE_L2):
             weights, bias = fit_logistic(train.features, target, l2=l2)
-            probability = _sigmoid(dev.features.astype(np.float64) @ weights + bias)
+            probability = sigmoid(dev.features.astype(np.float64) @ weights + bias)
             rows = []
             for threshold in np.round(np.arange(0.05, 0.96, 0.01), 2):
                 captions = per_photo(probability < threshold, banned, plain)

@@ -20,7 +20,7 @@ import numpy as np
 from captioner.data import load_captions
 from captioner.guidance.concepts import OBJECT_GROUPS
 from captioner.guidance.fitting import split_data
-from captioner.guidance.recognition import _sigmoid, fit_logistic
+from captioner.guidance.recognition import fit_logistic, sigmoid
 from captioner.serving import Captioner
 from captioner.train.recipes import HELD_OUT
 from experiments.spatial_probe_experiment import average_precision
@@ -58,7 +58,7 @@ def main() -> None:
         probability = {}
         for c in counted:
             kernel, bias = fit_logistic(train.features, truth_train[c], l2=l2)
-            probability[c] = _sigmoid(scored.features @ kernel + bias)
+            probability[c] = sigmoid(scored.features @ kernel + bias)
         ap = {c: average_precision(probability[c], truth[c]) for c in counted}
         held = [c for c in HELD_OUT.hold_out if c in counted]
         print(f"l2 {l2:g}: mean AP {np.mean(list(ap.values())):.3f} over {len(counted)}, "

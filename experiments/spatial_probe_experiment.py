@@ -24,7 +24,7 @@ import numpy as np
 from captioner.data import REPO_ROOT, load_captions, split_images
 from captioner.guidance.concepts import OBJECT_GROUPS, names_person
 from captioner.guidance.fitting import SplitData
-from captioner.guidance.recognition import PROBE_L2, _sigmoid, fit_logistic
+from captioner.guidance.recognition import PROBE_L2, fit_logistic, sigmoid
 from captioner.images import load_in_batches
 from captioner.text import clean_caption
 from captioner.train.recipes import HELD_OUT
@@ -98,7 +98,7 @@ def main() -> None:
             if concept not in OBJECT_GROUPS:
                 raise SystemExit(f"unknown concept {concept}")
             weights, bias = fit_logistic(train_x, np.array([concept in n for n in train_named]), l2=args.l2)
-            p = _sigmoid(eval_x @ weights + bias)
+            p = sigmoid(eval_x @ weights + bias)
             truth = np.array([concept in n for n in eval_named])
             fired = p >= 0.5
             recall = (fired & truth).sum() / max(truth.sum(), 1)

@@ -103,7 +103,7 @@ class ObjectRecogniser:
 
     def concept_probabilities(self, features: np.ndarray) -> np.ndarray:
         """(photos, concepts): each probe's probability that the photo's captions would name its concept."""
-        return _sigmoid(features.astype(np.float32) @ self.concept_kernel + self.concept_bias)
+        return sigmoid(features.astype(np.float32) @ self.concept_kernel + self.concept_bias)
 
     def recognise(self, features: np.ndarray) -> Recognition:
         return Recognition(self.word_probabilities(features), self.concept_probabilities(features))
@@ -116,7 +116,8 @@ class ObjectRecogniser:
                 for row, p in zip(best, probabilities)]
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)), without overflow warnings: what a logistic probe gives."""
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
 
 
@@ -133,7 +134,7 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1.0,
     penalty = np.full(x.shape[1], l2)
     penalty[-1] = 0.0  # the bias is not shrunk
     for _ in range(iterations):
-        p = _sigmoid(x @ weights)
+        p = sigmoid(x @ weights)
         gradient = x.T @ (p - y) + penalty * weights
         hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
         step = np.linalg.solve(hessian, gradient)

@@ -100,7 +100,11 @@ class TextReader:
             text = restore_spaces(text) if mend_spaces else text
             # weighted by length: a line's confidence is its characters' mean, as for a piece
             confidence = sum(pieces[i][1] * len(pieces[i][0]) for i in kept) / sum(len(pieces[i][0]) for i in kept)
-            box = (min(boxes[i][0] for i in kept), min(boxes[i][1] for i in kept),
-                   max(boxes[i][2] for i in kept), max(boxes[i][3] for i in kept))
-            lines.append(TextLine(text, confidence, box))
+            lines.append(TextLine(text, confidence, enclosing([boxes[i] for i in kept])))
         return lines
+
+
+def enclosing(boxes) -> tuple[int, int, int, int]:
+    """The smallest box ``(left, top, right, bottom)`` around ``boxes``."""
+    return (min(box[0] for box in boxes), min(box[1] for box in boxes),
+            max(box[2] for box in boxes), max(box[3] for box in boxes))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import CaptionerError
+from ..guidance.recognition import sigmoid
 from ..io import atomic_path
 
 # ImageNet classes (indices in the encoder's 1000) whose photos are mostly text or a screen of it: website, comic
@@ -55,7 +56,7 @@ class TextGate:
 
     def probe(self, features: np.ndarray) -> np.ndarray:
         """(images,): the probe's probability that each image is, or holds, text."""
-        return 0.5 * (np.tanh(0.5 * (features.astype(np.float32) @ self.kernel + self.bias)) + 1.0)
+        return sigmoid(features.astype(np.float32) @ self.kernel + self.bias)
 
     def should_read(self, features: np.ndarray, class_probabilities: np.ndarray, photo: np.ndarray) -> np.ndarray:
         """(images,) bool: which images to look for text in, from their features, the encoder's ImageNet class

@@ -1,4 +1,4 @@
-"""Spaces the recogniser dropped, put back: "NOPARKING" -> "NOPARKING" read as "NO PARKING".
+"""Spaces the recogniser dropped, put back: "NOPARKING" read as "NO PARKING".
 
 PP-OCRv4's recogniser reads a space only where the gap is wide; between big capitals or across a tight sign it
 runs words together ("SportsCentre", "AT ALLTIMES"). The gap between the characters is no help here: its columns

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..guidance.kinds import colour_name
-from . import TextLine
+from . import TextLine, enclosing
 
 # Alt text is read aloud in full: past this many characters of quoted text, the quote is cut at a word.
 LONGEST_QUOTE = 150
@@ -45,22 +45,25 @@ class FoundText:
     colour: str
 
     @classmethod
-    def of(cls, pixels: np.ndarray, lines: list[TextLine]) -> "FoundText":
-        """``lines`` as read from ``pixels`` ``(height, width, 3)``; the colour is the median of the pixels in the
+    def of(cls, pixels: np.ndarray, lines: list[TextLine], scale: float = 1.0) -> "FoundText":
+        """``lines`` as read from ``pixels`` ``(height, width, 3)``, with their boxes and the size scaled by
+        ``scale`` (to the pixels of the image those were shrunk from); the colour is the median of the pixels in the
         lines' bounding box, where the background outnumbers the letters."""
         height, width = pixels.shape[:2]
         colour = ""
         if lines:
-            left, top, right, bottom = union(lines)
+            left, top, right, bottom = enclosing([line.box for line in lines])
             colour = colour_name(np.median(pixels[top:bottom, left:right].reshape(-1, 3), axis=0))
-        return cls(tuple(lines), (width, height), colour)
+        scaled = tuple(TextLine(line.text, line.confidence, tuple(round(v * scale) for v in line.box))
+                       for line in lines)
+        return cls(scaled, (round(width * scale), round(height * scale)), colour)
 
     @property
     def area(self) -> float:
         """The share of the image inside the lines' bounding box."""
         if not self.lines:
             return 0.0
-        left, top, right, bottom = union(self.lines)
+        left, top, right, bottom = enclosing([line.box for line in self.lines])
         return (right - left) * (bottom - top) / max(self.size[0] * self.size[1], 1)
 
     def title(self) -> TextLine | None:
@@ -110,8 +113,3 @@ def quoted(lines) -> tuple[str, bool]:
         return joined, False
     cut = joined[:LONGEST_QUOTE].rsplit(" ", 1)[0].rstrip(".,;:")
     return cut + "...", True
-
-
-def union(lines) -> tuple[int, int, int, int]:
-    return (min(line.box[0] for line in lines), min(line.box[1] for line in lines),
-            max(line.box[2] for line in lines), max(line.box[3] for line in lines))
